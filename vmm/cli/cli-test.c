@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The command line is what users type, so besides what is accepted this checks
+ * what is said on refusal: every error is one non-empty line naming the option.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv.h"
+#include "vmm/config.h"
+
+#define MAX_ARGS 32
+
+static int n_checks, n_failed;
+
+/* Keeps going after a failure so one run lists every broken case. */
+#define CHECK_AT(line, c)                                                      \
+	do {                                                                   \
+		n_checks++;                                                    \
+		if (!(c)) {                                                    \
+			n_failed++;                                            \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				(line), #c);                                   \
+		}                                                              \
+	} while (0)
+#define CHECK(c) CHECK_AT(__LINE__, c)
+
+static bool streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* One line, something in it, and `needle` (the option) named. */
+static void check_message(int line, const struct error *err, const char *needle)
+{
+	CHECK_AT(line, err->msg[0] != '\0');
+	CHECK_AT(line, strchr(err->msg, '\n') == NULL);
+	CHECK_AT(line, needle == NULL || strstr(err->msg, needle) != NULL);
+	if (needle && !strstr(err->msg, needle))
+		fprintf(stderr, "  message '%s' does not name '%s'\n", err->msg, needle);
+}
+
+/* argv = { "nacelle-vmm", [--kernel /k,] args..., NULL-terminated varargs } */
+static int run(struct vmm_config *cfg, struct error *err, int with_kernel, va_list ap)
+{
+	char *argv[MAX_ARGS];
+	int argc = 0;
+	const char *a;
+
+	argv[argc++] = (char *)"nacelle-vmm";
+	if (with_kernel) {
+		argv[argc++] = (char *)"--kernel";
+		argv[argc++] = (char *)"/k";
+	}
+	while ((a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1)
+		argv[argc++] = (char *)a;
+	argv[argc] = NULL;
+	vmm_config_init(cfg);
+	error_clear(err);
+	return vmm_cli_parse(argc, argv, cfg, err);
+}
+
+/* Parses; on success the caller checks and frees cfg. */
+/* with_kernel is an int: va_start must not follow a promoted (bool) parameter. */
+static bool ok_at(int line, struct vmm_config *cfg, int with_kernel, ...)
+{
+	struct error err;
+	va_list ap;
+	int r;
+
+	va_start(ap, with_kernel);
+	r = run(cfg, &err, with_kernel, ap);
+	va_end(ap);
+	CHECK_AT(line, r == 0);
+	if (r != 0)
+		fprintf(stderr, "  unexpected error %d: %s\n", r, err.msg);
+	return r == 0;
+}
+
+static void err_at(int line, int code, const char *needle, int with_kernel, ...)
+{
+	struct vmm_config cfg;
+	struct error err;
+	va_list ap;
+	int r;
+
+	va_start(ap, with_kernel);
+	r = run(&cfg, &err, with_kernel, ap);
+	va_end(ap);
+	CHECK_AT(line, r == code);
+	CHECK_AT(line, err.code == code);
+	if (r != code)
+		fprintf(stderr, "  expected %d, got %d (%s)\n", code, r, err.msg);
+	check_message(line, &err, needle);
+	if (getenv("CLI_TEST_VERBOSE"))
+		printf("%4d %-7s %s\n", line, r == -ENOSYS ? "ENOSYS" : r == -EINVAL ? "EINVAL" : "?",
+		       err.msg);
+	/* The output is written only on success: still the defaults. */
+	CHECK_AT(line, cfg.kernel == NULL && cfg.memory_size == 512 * MiB);
+	vmm_config_free(&cfg);
+}
+
+/* With "--kernel /k" in front, and without. */
+#define OK(cfg, ...) ok_at(__LINE__, (cfg), 1, __VA_ARGS__, NULL)
+#define OK_RAW(cfg, ...) ok_at(__LINE__, (cfg), 0, __VA_ARGS__, NULL)
+#define ERR(code, needle, ...) err_at(__LINE__, (code), (needle), 1, __VA_ARGS__, NULL)
+#define ERR_RAW(code, needle, ...) err_at(__LINE__, (code), (needle), 0, __VA_ARGS__, NULL)
+
+static void test_sizes(void)
+{
+	static const struct {
+		const char *s;
+		uint64_t bytes; /* 0: must be refused */
+	} cases[] = {
+		{ "512M", 512 * MiB },
+		{ "2G", 2 * GiB },
+		{ "64K", 64 * KiB },
+		{ "1048576", 1048576 },
+		{ "1g", GiB },
+		{ "3k", 3 * KiB },
+		{ "7m", 7 * MiB },
+		{ "0512M", 512 * MiB },
+		{ "18446744073709551615", UINT64_MAX },
+		{ "17179869183G", 17179869183ULL << 30 },
+		{ "0", 0 },
+		{ "0G", 0 },
+		{ "", 0 },
+		{ "abc", 0 },
+		{ "12Q", 0 },
+		{ "-1", 0 },
+		{ "+1", 0 },
+		{ "18446744073709551615K", 0 },
+		{ "18446744073709551616", 0 },
+		{ "17179869184G", 0 },
+		{ " 5M", 0 },
+		{ "5M ", 0 },
+		{ "5MB", 0 },
+		{ "5MM", 0 },
+		{ "5T", 0 },
+		{ "M", 0 },
+		{ "0x10", 0 },
+		{ "1.5G", 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint64_t v = 42;
+		int r = vmm_parse_size(cases[i].s, &v);
+
+		if (cases[i].bytes) {
+			CHECK(r == 0 && v == cases[i].bytes);
+		} else {
+			CHECK(r == -EINVAL && v == 42);
+		}
+		if ((r == 0) != (cases[i].bytes != 0))
+			fprintf(stderr, "  size '%s': r=%d v=%llu\n", cases[i].s, r,
+				(unsigned long long)v);
+	}
+	CHECK(vmm_parse_size(NULL, &(uint64_t){ 0 }) == -EINVAL);
+}
+
+static void test_defaults(void)
+{
+	struct vmm_config cfg;
+
+	vmm_config_init(&cfg);
+	CHECK(cfg.boot_vcpus == 1 && cfg.max_vcpus == 1);
+	CHECK(cfg.memory_size == 512 * MiB && !cfg.memory_shared);
+	CHECK(cfg.serial.mode == VMM_OUTPUT_NULL && cfg.serial.file == NULL);
+	CHECK(cfg.console.mode == VMM_OUTPUT_OFF && cfg.console.file == NULL);
+	CHECK(!cfg.kernel && !cfg.initramfs && !cfg.cmdline && !cfg.log_file);
+	CHECK(cfg.verbosity == 0 && !cfg.show_help && !cfg.show_version);
+	vmm_config_free(&cfg);
+	vmm_config_free(NULL);
+
+	/* Parsing with only --kernel gives the same defaults. */
+	if (OK_RAW(&cfg, "--kernel", "/k")) {
+		CHECK(streq(cfg.kernel, "/k"));
+		CHECK(cfg.boot_vcpus == 1 && cfg.max_vcpus == 1 && cfg.memory_size == 512 * MiB);
+		CHECK(cfg.serial.mode == VMM_OUTPUT_NULL && cfg.console.mode == VMM_OUTPUT_OFF);
+		vmm_config_free(&cfg);
+		CHECK(cfg.kernel == NULL && cfg.memory_size == 512 * MiB); /* reset */
+	}
+
+	CHECK(streq(vmm_output_mode_to_string(VMM_OUTPUT_OFF), "Off"));
+	CHECK(streq(vmm_output_mode_to_string(VMM_OUTPUT_NULL), "Null"));
+	CHECK(streq(vmm_output_mode_to_string(VMM_OUTPUT_TTY), "Tty"));
+	CHECK(streq(vmm_output_mode_to_string(VMM_OUTPUT_FILE), "File"));
+	CHECK(streq(vmm_output_mode_to_string(VMM_OUTPUT_PTY), "Pty"));
+	CHECK(streq(vmm_output_mode_to_string(VMM_OUTPUT_SOCKET), "Socket"));
+	CHECK(vmm_output_mode_to_string((enum vmm_output_mode)99) == NULL);
+}
+
+/* "--opt value" and "--opt=value" must mean the same. */
+#define BOTH(cfg, opt, value, check)                                           \
+	do {                                                                   \
+		if (OK((cfg), opt, value)) {                                   \
+			check;                                                 \
+			vmm_config_free(cfg);                                  \
+		}                                                              \
+		if (OK((cfg), opt "=" value)) {                                \
+			check;                                                 \
+			vmm_config_free(cfg);                                  \
+		}                                                              \
+	} while (0)
+
+static void test_options(void)
+{
+	char long_cmdline[VMM_MAX_CMDLINE + 1];
+	struct vmm_config c;
+
+	if (OK_RAW(&c, "--kernel=/boot/vmlinux")) {
+		CHECK(streq(c.kernel, "/boot/vmlinux"));
+		vmm_config_free(&c);
+	}
+	BOTH(&c, "--initramfs", "/i.cpio", CHECK(streq(c.initramfs, "/i.cpio")));
+	BOTH(&c, "--cmdline", "console=ttyS0 quiet", CHECK(streq(c.cmdline, "console=ttyS0 quiet")));
+	BOTH(&c, "--cmdline", "", CHECK(streq(c.cmdline, "")));
+	BOTH(&c, "--log-file", "/tmp/vmm.log", CHECK(streq(c.log_file, "/tmp/vmm.log")));
+
+	memset(long_cmdline, 'x', VMM_MAX_CMDLINE - 1);
+	long_cmdline[VMM_MAX_CMDLINE - 1] = '\0';
+	if (OK(&c, "--cmdline", long_cmdline)) {
+		CHECK(strlen(c.cmdline) == VMM_MAX_CMDLINE - 1);
+		vmm_config_free(&c);
+	}
+	long_cmdline[VMM_MAX_CMDLINE - 1] = 'x';
+	long_cmdline[VMM_MAX_CMDLINE] = '\0';
+	ERR(-EINVAL, "--cmdline", "--cmdline", long_cmdline);
+
+	BOTH(&c, "--cpus", "boot=4", CHECK(c.boot_vcpus == 4 && c.max_vcpus == 4));
+	BOTH(&c, "--cpus", "boot=2,max=2", CHECK(c.boot_vcpus == 2 && c.max_vcpus == 2));
+	BOTH(&c, "--cpus", "max=1", CHECK(c.boot_vcpus == 1 && c.max_vcpus == 1));
+	BOTH(&c, "--cpus", "boot=254", CHECK(c.boot_vcpus == 254));
+	BOTH(&c, "--cpus", "", CHECK(c.boot_vcpus == 1));
+
+	BOTH(&c, "--memory", "size=1G", CHECK(c.memory_size == GiB && !c.memory_shared));
+	BOTH(&c, "--memory", "size=32M", CHECK(c.memory_size == 32 * MiB));
+	BOTH(&c, "--memory", "size=1024G", CHECK(c.memory_size == 1024 * GiB));
+	BOTH(&c, "--memory", "size=40964K", CHECK(c.memory_size == 40964 * KiB));
+	BOTH(&c, "--memory", "size=2G,shared=on", CHECK(c.memory_size == 2 * GiB && c.memory_shared));
+	BOTH(&c, "--memory", "shared=TRUE", CHECK(c.memory_size == 512 * MiB && c.memory_shared));
+	BOTH(&c, "--memory", "shared=off,size=64M", CHECK(!c.memory_shared && c.memory_size == 64 * MiB));
+
+	BOTH(&c, "--serial", "off", CHECK(c.serial.mode == VMM_OUTPUT_OFF));
+	BOTH(&c, "--serial", "null", CHECK(c.serial.mode == VMM_OUTPUT_NULL));
+	BOTH(&c, "--serial", "tty", CHECK(c.serial.mode == VMM_OUTPUT_TTY && !c.serial.file));
+	BOTH(&c, "--serial", "file=/tmp/serial.log",
+	     CHECK(c.serial.mode == VMM_OUTPUT_FILE && streq(c.serial.file, "/tmp/serial.log")));
+	BOTH(&c, "--serial", "file=\"/tmp/a,b\"", CHECK(streq(c.serial.file, "/tmp/a,b")));
+
+	BOTH(&c, "--console", "off", CHECK(c.console.mode == VMM_OUTPUT_OFF));
+	BOTH(&c, "--console", "null", CHECK(c.console.mode == VMM_OUTPUT_NULL));
+
+	if (OK(&c, "--serial", "tty", "--console", "off", "--cpus", "boot=2", "--memory",
+	       "size=1G", "--cmdline", "console=ttyS0", "--initramfs", "/i", "--log-file", "/l",
+	       "-v")) {
+		CHECK(c.serial.mode == VMM_OUTPUT_TTY && c.boot_vcpus == 2);
+		CHECK(c.memory_size == GiB && streq(c.cmdline, "console=ttyS0"));
+		CHECK(streq(c.initramfs, "/i") && streq(c.log_file, "/l") && c.verbosity == 1);
+		vmm_config_free(&c);
+	}
+	/* A value may start with '-' when attached with '='. */
+	if (OK(&c, "--cmdline=-x a=b")) {
+		CHECK(streq(c.cmdline, "-x a=b"));
+		vmm_config_free(&c);
+	}
+	/* A lone "-" is a value (stdin-like paths), not an option. */
+	if (OK(&c, "--log-file", "-")) {
+		CHECK(streq(c.log_file, "-"));
+		vmm_config_free(&c);
+	}
+
+	if (OK(&c, "-v")) {
+		CHECK(c.verbosity == 1);
+		vmm_config_free(&c);
+	}
+	if (OK(&c, "-vv")) {
+		CHECK(c.verbosity == 2);
+		vmm_config_free(&c);
+	}
+	if (OK(&c, "-vvv", "-v")) {
+		CHECK(c.verbosity == 4);
+		vmm_config_free(&c);
+	}
+
+	/* --help and --version need no kernel, and stop parsing where they are. */
+	if (OK_RAW(&c, "--help")) {
+		CHECK(c.show_help && !c.show_version);
+		vmm_config_free(&c);
+	}
+	if (OK_RAW(&c, "-h", "--bogus")) {
+		CHECK(c.show_help);
+		vmm_config_free(&c);
+	}
+	if (OK_RAW(&c, "--version")) {
+		CHECK(c.show_version && !c.show_help);
+		vmm_config_free(&c);
+	}
+	if (OK_RAW(&c, "-V")) {
+		CHECK(c.show_version);
+		vmm_config_free(&c);
+	}
+	if (OK_RAW(&c, "--cpus", "boot=2", "--version")) {
+		CHECK(c.show_version && c.boot_vcpus == 2);
+		vmm_config_free(&c);
+	}
+}
+
+static void test_errors(void)
+{
+	/* --cpus */
+	ERR(-EINVAL, "--cpus", "--cpus", "boot=0");
+	ERR(-EINVAL, "between 1 and 254", "--cpus", "boot=255");
+	ERR(-EINVAL, "between 1 and 254", "--cpus=boot=abc");
+	ERR(-EINVAL, "--cpus", "--cpus", "boot=-1");
+	ERR(-EINVAL, "--cpus", "--cpus", "boot=");
+	ERR(-EINVAL, "--cpus", "--cpus", "boot=99999999999999999999999");
+	ERR(-EINVAL, "--cpus", "--cpus", "max=0");
+	ERR(-EINVAL, "--cpus", "--cpus", "boot=4,max=2");
+	ERR(-EINVAL, "boot=2", "--cpus", "2");
+	ERR(-ENOSYS, "cpu hotplug", "--cpus", "boot=2,max=4");
+	ERR(-ENOSYS, "--cpus", "--cpus", "max=2");
+	ERR(-ENOSYS, "topology", "--cpus", "boot=2,topology=1:2:1:1");
+	ERR(-ENOSYS, "kvm_hyperv", "--cpus", "kvm_hyperv=on");
+	ERR(-ENOSYS, "max_phys_bits", "--cpus", "max_phys_bits=46");
+	ERR(-ENOSYS, "affinity", "--cpus", "boot=2,affinity=[0@[0,1],1@[2,3]]");
+	ERR(-ENOSYS, "features", "--cpus", "features=amx");
+	ERR(-EINVAL, "'cores'", "--cpus", "boot=2,cores=2");
+	ERR(-EINVAL, "--cpus", "--cpus", "boot=2,boot=2");
+
+	/* --memory */
+	ERR(-EINVAL, "--memory", "--memory", "size=0");
+	ERR(-EINVAL, "invalid size 'nonsense'", "--memory", "size=nonsense");
+	ERR(-EINVAL, "out of range", "--memory", "size=16M");
+	ERR(-EINVAL, "out of range", "--memory", "size=1025G");
+	ERR(-EINVAL, "out of range", "--memory", "size=18446744073709551615");
+	ERR(-EINVAL, "multiple of 4K", "--memory", "size=33554433");
+	ERR(-EINVAL, "multiple of 4K", "--memory", "size=32770K");
+	ERR(-EINVAL, "--memory", "--memory", "size=");
+	ERR(-EINVAL, "shared", "--memory", "size=1G,shared=maybe");
+	ERR(-EINVAL, "shared", "--memory", "shared=");
+	ERR(-EINVAL, "size=512M", "--memory", "512M");
+	ERR(-ENOSYS, "hugepages", "--memory", "size=1G,hugepages=on");
+	ERR(-ENOSYS, "hotplug_size", "--memory", "size=1G,hotplug_size=1G");
+	ERR(-ENOSYS, "mergeable", "--memory", "mergeable=on");
+	ERR(-ENOSYS, "prefault", "--memory", "prefault=on");
+	ERR(-ENOSYS, "thp", "--memory", "thp=off");
+	ERR(-EINVAL, "zones", "--memory", "zones=x"); /* that is --memory-zone */
+
+	/* --serial / --console */
+	ERR(-EINVAL, "--serial", "--serial", "bogus");
+	ERR(-EINVAL, "--serial", "--serial", "");
+	ERR(-EINVAL, "--serial", "--serial", "file=");
+	ERR(-EINVAL, "--serial", "--serial", "file");
+	ERR(-EINVAL, "--serial", "--serial", "tty=1");
+	ERR(-EINVAL, "exactly one", "--serial", "tty,file=/x");
+	ERR(-EINVAL, "--serial", "--serial", "iommu=on");
+	ERR(-ENOSYS, "pty", "--serial", "pty");
+	ERR(-ENOSYS, "socket", "--serial", "socket=/tmp/s");
+	ERR(-ENOSYS, "virtio-console", "--console", "tty");
+	ERR(-ENOSYS, "--console off", "--console=pty");
+	ERR(-ENOSYS, "--console", "--console", "file=/tmp/c");
+	ERR(-ENOSYS, "iommu", "--console", "off,iommu=on");
+	ERR(-EINVAL, "--console", "--console", "bogus");
+	ERR(-EINVAL, "--console", "--console", "file=");
+
+	/* paths */
+	ERR(-EINVAL, "--initramfs", "--initramfs", "");
+	ERR(-EINVAL, "--log-file", "--log-file=");
+	ERR_RAW(-EINVAL, "--kernel", "--kernel=");
+
+	/* option-level */
+	ERR(-EINVAL, "unknown option '--foo' (see --help)", "--foo");
+	ERR(-EINVAL, "'--foo'", "--foo=bar");
+	ERR(-EINVAL, "'-x'", "-x");
+	ERR(-EINVAL, "'-vx'", "-vx");
+	ERR(-EINVAL, "'-hv'", "-hv");
+	ERR(-EINVAL, "--help", "--help=yes");
+	ERR(-EINVAL, "'-v=2'", "-v=2");
+	ERR(-ENOSYS, "--disk is not implemented yet", "--disk", "path=/d.img");
+	ERR(-ENOSYS, "--disk", "--disk=path=/d.img");
+	ERR(-ENOSYS, "--disk", "--disk");
+	ERR(-ENOSYS, "--net", "--net", "tap=tap0");
+	ERR(-ENOSYS, "--rng", "--rng", "src=/dev/urandom");
+	ERR(-ENOSYS, "--fs", "--fs", "tag=x,socket=/s");
+	ERR(-ENOSYS, "--vsock", "--vsock", "cid=3,socket=/s");
+	ERR(-ENOSYS, "--api-socket", "--api-socket", "/run/ch.sock");
+	ERR(-ENOSYS, "--pmem", "--pmem", "file=/p");
+	ERR(-ENOSYS, "--device", "--device", "path=/sys/x");
+	ERR(-ENOSYS, "--seccomp", "--seccomp", "false");
+	ERR(-ENOSYS, "--event-monitor", "--event-monitor", "path=/e");
+	ERR(-ENOSYS, "--watchdog", "--watchdog");
+	ERR(-ENOSYS, "--balloon", "--balloon", "size=0");
+	ERR(-ENOSYS, "--numa", "--numa", "guest_numa_id=0");
+	ERR(-ENOSYS, "--platform", "--platform", "num_pci_segments=1");
+	ERR(-ENOSYS, "--landlock", "--landlock");
+	ERR(-ENOSYS, "--memory-zone", "--memory-zone", "size=1G");
+	ERR(-EINVAL, "--kernel needs a value", "--kernel");
+	ERR(-EINVAL, "--cmdline=VALUE", "--cmdline", "-quiet");
+	ERR(-EINVAL, "--memory", "--memory", "--cpus", "boot=1");
+	ERR(-EINVAL, "'vmlinux'", "vmlinux");
+	ERR(-EINVAL, "'--'", "--", "x");
+	ERR(-EINVAL, "--kernel given more than once", "--kernel", "/other");
+	ERR(-EINVAL, "--memory given more than once", "--memory", "size=1G", "--memory=size=2G");
+	ERR(-EINVAL, "--serial", "--serial", "tty", "--serial", "off");
+	ERR_RAW(-EINVAL, "--kernel is required", "--cpus", "boot=2");
+	ERR_RAW(-EINVAL, "--kernel is required", "-v");
+	/* The first error wins, and an error before --help is still one. */
+	ERR_RAW(-EINVAL, "--foo", "--foo", "--help");
+	ERR(-EINVAL, "--cpus", "--cpus", "boot=0", "--memory", "size=0");
+	/* Control characters in user input are not echoed into the one-line message. */
+	ERR(-EINVAL, "--memory", "--memory", "size=1\nG");
+	ERR(-EINVAL, "unexpected", "a\nb");
+}
+
+static void test_kv(void)
+{
+	static const struct kv_key keys[] = {
+		{ "path", 0 },
+		{ "readonly", 0 },
+		{ "direct", KV_UNSUPPORTED },
+		{ "tty", KV_VALUELESS },
+		{ "id", 0 },
+	};
+	struct error err;
+	struct kv kv;
+	uint64_t u;
+	bool b;
+	char echo[KV_ECHO_MAX], big[200];
+	struct kv_key many[KV_MAX_KEYS + 1];
+
+#define KV(input) kv_parse("--disk", (input), keys, ARRAY_SIZE(keys), &kv, &err)
+#define KV_ERR(code, input, needle)                                            \
+	do {                                                                   \
+		error_clear(&err);                                             \
+		CHECK(KV(input) == (code));                                    \
+		check_message(__LINE__, &err, "--disk");                       \
+		check_message(__LINE__, &err, (needle));                       \
+	} while (0)
+
+	CHECK(KV("path=/a,readonly=on,tty") == 0);
+	CHECK(kv.n_given == 3);
+	CHECK(streq(kv_get(&kv, "path"), "/a") && streq(kv_get(&kv, "readonly"), "on"));
+	CHECK(streq(kv_get(&kv, "tty"), "") && kv_get(&kv, "id") == NULL);
+	CHECK(kv_get(&kv, "nope") == NULL);
+	b = false;
+	CHECK(kv_get_toggle(&kv, "readonly", &b, &err) == 0 && b);
+	b = true;
+	CHECK(kv_get_toggle(&kv, "id", &b, &err) == 0 && b); /* absent: untouched */
+	kv_free(&kv);
+	kv_free(&kv); /* idempotent */
+	kv_free(NULL);
+
+	/* empty values are values */
+	CHECK(KV("path=,id=") == 0);
+	CHECK(streq(kv_get(&kv, "path"), "") && streq(kv_get(&kv, "id"), ""));
+	CHECK(kv_get_toggle(&kv, "path", &b, &err) == -EINVAL);
+	check_message(__LINE__, &err, "path");
+	kv_free(&kv);
+
+	/* nothing at all: every key at its default */
+	CHECK(KV("") == 0 && kv.n_given == 0);
+	kv_free(&kv);
+
+	/* brackets and quotes keep their commas; quotes go */
+	CHECK(KV("id=[1,[2,3]],path=\"/a,b=c\"") == 0);
+	CHECK(streq(kv_get(&kv, "id"), "[1,[2,3]]") && streq(kv_get(&kv, "path"), "/a,b=c"));
+	kv_free(&kv);
+	CHECK(KV("path=a=b") == 0 && streq(kv_get(&kv, "path"), "a=b"));
+	kv_free(&kv);
+
+	KV_ERR(-EINVAL, "path=/a,path=/b", "more than once");
+	KV_ERR(-EINVAL, "tty,tty", "'tty'");
+	KV_ERR(-EINVAL, "path=/a,bogus=1", "unknown key 'bogus' (allowed: path, readonly, tty, id)");
+	KV_ERR(-EINVAL, "path=/a,", "stray comma");
+	KV_ERR(-EINVAL, ",path=/a", "stray comma");
+	KV_ERR(-EINVAL, "path=/a,,id=1", "stray comma");
+	KV_ERR(-EINVAL, ",", "stray comma");
+	KV_ERR(-EINVAL, "=x", "missing key");
+	KV_ERR(-EINVAL, "path", "needs a value");
+	KV_ERR(-EINVAL, "tty=on", "takes no value");
+	KV_ERR(-EINVAL, "id=[1,2", "unbalanced");
+	KV_ERR(-EINVAL, "id=1]", "unbalanced");
+	KV_ERR(-EINVAL, "path=\"/a", "unbalanced");
+	KV_ERR(-ENOSYS, "path=/a,direct=on", "'direct' is not supported yet");
+	/* a syntax error outranks "not supported": it is the user's to fix either way */
+	KV_ERR(-EINVAL, "direct=on,bogus=1", "bogus");
+	KV_ERR(-EINVAL, "direct=on,", "stray comma");
+	KV_ERR(-EINVAL, "Path=/a", "'Path'"); /* keys are case-sensitive, as cloud-hypervisor's */
+
+	CHECK(KV("readonly=OFF") == 0);
+	b = true;
+	CHECK(kv_get_toggle(&kv, "readonly", &b, &err) == 0 && !b);
+	kv_free(&kv);
+	CHECK(KV("readonly=yes") == 0);
+	CHECK(kv_get_toggle(&kv, "readonly", &b, &err) == -EINVAL);
+	check_message(__LINE__, &err, "readonly");
+	kv_free(&kv);
+
+	for (size_t i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = (struct kv_key){ "k", 0 };
+	CHECK(kv_parse("--x", "k=1", many, ARRAY_SIZE(many), &kv, &err) == -EINVAL);
+
+	CHECK(kv_parse_uint("0", 10, &u) == 0 && u == 0);
+	CHECK(kv_parse_uint("254", 254, &u) == 0 && u == 254);
+	CHECK(kv_parse_uint("255", 254, &u) == -EINVAL);
+	CHECK(kv_parse_uint("18446744073709551615", UINT64_MAX, &u) == 0 && u == UINT64_MAX);
+	CHECK(kv_parse_uint("18446744073709551616", UINT64_MAX, &u) == -EINVAL);
+	CHECK(kv_parse_uint("5", 3, &u) == -EINVAL);
+	CHECK(kv_parse_uint("", 10, &u) == -EINVAL);
+	CHECK(kv_parse_uint("+1", 10, &u) == -EINVAL);
+	CHECK(kv_parse_uint(" 1", 10, &u) == -EINVAL);
+	CHECK(kv_parse_uint("1a", 10, &u) == -EINVAL);
+
+	CHECK(streq(kv_echo("a\tb\n", echo), "a?b?"));
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	kv_echo(big, echo);
+	CHECK(strlen(echo) == KV_ECHO_MAX - 1 && strcmp(echo + KV_ECHO_MAX - 4, "...") == 0);
+	big[KV_ECHO_MAX - 1] = '\0';
+	CHECK(streq(kv_echo(big, echo), big)); /* exactly fits: no "..." */
+#undef KV
+#undef KV_ERR
+}
+
+static void test_usage(void)
+{
+	static const char *const expect[] = {
+		"  -h, --help ",      "      --kernel <kernel> ", "      --cpus <cpus> ",
+		"      --memory <memory> ", "      --serial <serial> ", "      --console <console> ",
+		"      --cmdline <cmdline> ", "      --initramfs <initramfs> ",
+		"      --log-file <log-file> ", "\n  -v  ", "  -V, --version ",
+		"[default: size=512M]", "--disk", "--net", "--api-socket", "--vsock", "--fs",
+		"--watchdog", "Exit status:", "  0  ", "  1  ", "  3  ", "SIGTERM", "reboot",
+	};
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	vmm_cli_usage(f);
+	fclose(f);
+	for (size_t i = 0; i < ARRAY_SIZE(expect); i++) {
+		CHECK(strstr(text, expect[i]) != NULL);
+		if (!strstr(text, expect[i]))
+			fprintf(stderr, "  usage lacks '%s'\n", expect[i]);
+	}
+	if (getenv("CLI_TEST_SHOW_USAGE"))
+		fputs(text, stdout);
+	free(text);
+}
+
+int main(void)
+{
+	test_sizes();
+	test_defaults();
+	test_options();
+	test_errors();
+	test_kv();
+	test_usage();
+	printf("cli-test: %d checks, %d failed\n", n_checks, n_failed);
+	return n_failed ? 1 : 0;
+}
