@@ -50,6 +50,7 @@ struct vm {
 
 	int kernel_fd;
 	int initramfs_fd;
+	struct boot_info boot;
 
 	int exit_fd;
 	_Atomic int exit_reason;
@@ -181,26 +182,53 @@ static int vm_serial_irq_trigger(void *opaque)
 
 /* ---- creation, one step per function, in the order vm_create runs them ---- */
 
-static int vm_setup_memory(struct vm *vm, struct error *err)
+static int vm_alloc_memory(struct vm *vm, struct error *err)
 {
 	struct layout_ram ram = layout_ram_split(vm->cfg->memory_size);
-	uint32_t slot = 0;
 	int r;
 
-	guest_mem_init(&vm->mem, vm->cfg->memory_shared);
 	r = guest_mem_add_region(&vm->mem, 0, ram.low_size);
 	if (r >= 0 && ram.high_size)
 		r = guest_mem_add_region(&vm->mem, LAYOUT_RAM_64BIT_START, ram.high_size);
 	if (r < 0)
 		return error_set(err, r, "cannot allocate %" PRIu64 " MiB of guest memory",
 				 vm->cfg->memory_size / MiB);
+	return 0;
+}
+
+static int vm_map_memory(struct vm *vm, struct error *err)
+{
 	for (unsigned int i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *g = &vm->mem.regions[i];
+		int r = hv_vm_set_memory(vm->hv_vm, i, g->gpa, g->size, g->hva);
 
-		r = hv_vm_set_memory(vm->hv_vm, slot++, g->gpa, g->size, g->hva);
 		if (r < 0)
 			return error_set(err, r, "cannot map guest memory into the VM");
 	}
+	return 0;
+}
+
+/* ACPI tables, then kernel, initramfs and command line (the loader passes
+ * the RSDP address to the kernel). Only guest memory is needed. */
+static int vm_load_payload(struct vm *vm, struct error *err)
+{
+	struct acpi_config acpi = { .nr_vcpus = vm->nr_vcpus };
+	struct boot_request req = {
+		.kernel_fd = vm->kernel_fd,
+		.initramfs_fd = vm->initramfs_fd,
+		.cmdline = vm->cfg->cmdline,
+		.ram_size = vm->cfg->memory_size,
+	};
+	int r;
+
+	r = acpi_build_tables(&vm->mem, &acpi, &req.rsdp_addr);
+	if (r < 0)
+		return error_set(err, r, "cannot build the ACPI tables: %s", strerror(-r));
+	r = boot_load(&vm->mem, &req, &vm->boot, err);
+	if (r < 0)
+		return error_wrap(err, "--kernel '%s'", vm->cfg->kernel);
+	log_info("vm: kernel loaded (%s), entry %#" PRIx64, boot_protocol_to_string(vm->boot.protocol),
+		 vm->boot.entry);
 	return 0;
 }
 
@@ -351,11 +379,16 @@ int vm_create(const struct vmm_config *cfg, struct vm **ret, struct error *err)
 		goto fail;
 	}
 
-	/* 0. The payload files. */
+	/* 1. Everything that can be checked without a hypervisor: the payload
+	 *    files, guest RAM around the 32-bit hole, ACPI tables, kernel. */
 	r = vm_open_payloads(vm, err);
+	if (r >= 0)
+		r = vm_alloc_memory(vm, err);
+	if (r >= 0)
+		r = vm_load_payload(vm, err);
 	if (r < 0)
 		goto fail;
-	/* 1. The hypervisor and an empty VM with its interrupt controllers. */
+	/* 2. The hypervisor, an empty VM with its interrupt controllers, RAM. */
 	r = hv_open(&vm->hv);
 	if (r < 0) {
 		error_set(err, r, "cannot open the hypervisor (/dev/kvm): %s", strerror(-r));
@@ -372,8 +405,7 @@ int vm_create(const struct vmm_config *cfg, struct vm **ret, struct error *err)
 			  strerror(-r));
 		goto fail;
 	}
-	/* 2. Guest RAM around the 32-bit device hole. */
-	r = vm_setup_memory(vm, err);
+	r = vm_map_memory(vm, err);
 	if (r < 0)
 		goto fail;
 	/* 3. Address maps for port I/O and MMIO exits. */
@@ -408,30 +440,11 @@ fail:
 
 int vm_boot(struct vm *vm, struct error *err)
 {
-	struct acpi_config acpi = { .nr_vcpus = vm->nr_vcpus };
-	struct boot_request req = { .initramfs_fd = -1 };
-	struct boot_info info;
 	int r;
 
-	/* ACPI first: the loader passes the RSDP address to the kernel. */
-	r = acpi_build_tables(&vm->mem, &acpi, &req.rsdp_addr);
-	if (r < 0)
-		return error_set(err, r, "cannot build the ACPI tables: %s", strerror(-r));
-
-	req.kernel_fd = vm->kernel_fd;
-	req.initramfs_fd = vm->initramfs_fd;
-	req.cmdline = vm->cfg->cmdline;
-	req.ram_size = vm->cfg->memory_size;
-	r = boot_load(&vm->mem, &req, &info, err);
-	if (r < 0)
-		return error_wrap(err, "--kernel '%s'", vm->cfg->kernel);
-	log_info("vm: kernel loaded (%s), entry %#" PRIx64, boot_protocol_to_string(info.protocol),
-		 info.entry);
-
-	r = boot_setup_bsp(vm->vcpus[0].hv, &vm->mem, &info);
+	r = boot_setup_bsp(vm->vcpus[0].hv, &vm->mem, &vm->boot);
 	if (r < 0)
 		return error_set(err, r, "cannot set up the boot vCPU: %s", strerror(-r));
-
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
 		r = vcpu_start(&vm->vcpus[i]);
 		if (r < 0)
