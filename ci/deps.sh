@@ -8,14 +8,16 @@ build_pkgs=(build-essential cmake pkg-config clang)
 # The KVM lab and the guest images: QEMU (TCG machine with emulated SVM, and
 # the QEMU peer in benchmarks), busybox-static (initramfs), e2fsprogs (payload
 # disks), lz4 (vmlinux out of Debian's LZ4 bzImage), kmod (depmod), cpio.
-lab_pkgs=(qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs lz4 kmod file)
+lab_pkgs=(qemu-system-x86 busybox-static cpio e2fsprogs lz4 kmod util-linux)
+# iasl disassembles our ACPI tables in acpi-test (an independent check of the AML).
+check_pkgs=(acpica-tools)
 # Fuzzing with libFuzzer needs clang's runtime.
 fuzz_pkgs=(libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
 case "${1:-test}" in
 build) ;;
-test|bench) want+=("${lab_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+test|bench) want+=("${lab_pkgs[@]}" "${check_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
 demo) want+=("${lab_pkgs[@]}") ;;
 *) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
 esac

@@ -104,7 +104,8 @@ const struct guest_mem *vm_guest_mem(const struct vm *vm)
 static void vm_log_unclaimed(struct vm *vm, const char *kind, uint64_t addr, uint32_t size,
 			     bool is_write)
 {
-	if (atomic_fetch_add(&vm->unclaimed_logged, 1) < UNCLAIMED_LOG_LIMIT)
+	if (atomic_fetch_add(&vm->unclaimed_logged, 1) < UNCLAIMED_LOG_LIMIT ||
+	    log_get_level() >= LOG_LEVEL_TRACE)
 		log_debug("vm: unclaimed %s %s at %#" PRIx64 " size %u", kind,
 			  is_write ? "write" : "read", addr, size);
 }
@@ -116,6 +117,9 @@ static void vm_pio(void *opaque, uint16_t port, uint8_t *data, uint32_t size, bo
 
 	claimed = is_write ? bus_write(&vm->pio_bus, port, data, size)
 			   : bus_read(&vm->pio_bus, port, data, size);
+	if (log_get_level() >= LOG_LEVEL_TRACE)
+		log_trace("vm: port %s %#x size %u value %#x", is_write ? "write" : "read", port, size,
+			  data[0]);
 	/* Port 0x80 is the POST/delay port every kernel writes to: not news. */
 	if (!claimed && port != 0x80)
 		vm_log_unclaimed(vm, "port", port, size, is_write);
@@ -208,6 +212,27 @@ static int vm_map_memory(struct vm *vm, struct error *err)
 	return 0;
 }
 
+/*
+ * There is no BIOS, but guests still jump to the reset vector: in a
+ * hardware-reduced ACPI platform Linux prefers an EFI reboot and, without
+ * EFI, falls back to machine_real_restart(), which lands at f000:fff0. A
+ * real firmware resets the machine from there, so ours does too, through the
+ * FADT reset register:  mov dx, POWER_PORT; mov al, POWER_RESET_VALUE;
+ * out dx, al; 1: hlt; jmp 1b   (16-bit real mode code).
+ */
+static int vm_write_reset_vector(struct vm *vm)
+{
+	const uint8_t stub[] = {
+		0xba, POWER_PORT & 0xff, POWER_PORT >> 8, /* mov dx, imm16 */
+		0xb0, POWER_RESET_VALUE,		  /* mov al, imm8 */
+		0xee,					  /* out dx, al */
+		0xf4,					  /* hlt */
+		0xeb, 0xfd,				  /* jmp hlt */
+	};
+
+	return guest_mem_write(&vm->mem, LAYOUT_RESET_VECTOR, stub, sizeof(stub));
+}
+
 /* ACPI tables, then kernel, initramfs and command line (the loader passes
  * the RSDP address to the kernel). Only guest memory is needed. */
 static int vm_load_payload(struct vm *vm, struct error *err)
@@ -224,6 +249,9 @@ static int vm_load_payload(struct vm *vm, struct error *err)
 	r = acpi_build_tables(&vm->mem, &acpi, &req.rsdp_addr);
 	if (r < 0)
 		return error_set(err, r, "cannot build the ACPI tables: %s", strerror(-r));
+	r = vm_write_reset_vector(vm);
+	if (r < 0)
+		return error_set(err, r, "cannot write the reset vector");
 	r = boot_load(&vm->mem, &req, &vm->boot, err);
 	if (r < 0)
 		return error_wrap(err, "--kernel '%s'", vm->cfg->kernel);

@@ -19,6 +19,17 @@ echo "kernel_image_kb=$(dmesg | sed -n 's/.*available (\([0-9]*\)K kernel code, 
 echo "cmdline=$(cat /proc/cmdline)"
 echo "rtc=$(cat /sys/class/rtc/rtc0/name 2>/dev/null || echo none)"
 echo "year=$(date -u +%Y)"
+# nacelle.action= on the command line picks how the guest ends
+case " $(cat /proc/cmdline) " in
+*" nacelle.action=reboot "*)
+	echo "REBOOT-NOW"
+	reboot -f
+	;;
+*" nacelle.action=idle "*)
+	echo "IDLE-NOW"
+	exec sleep 100000
+	;;
+esac
 echo "POWEROFF-NOW"
 poweroff -f
 echo "NACELLE-POWEROFF-FAILED"

@@ -11,6 +11,7 @@
  *   0x0002_0000  kernel command line
  *   0x0009_fc00  EBDA start (end of low RAM in the e820 map)
  *   0x000e_0000  ACPI tables, RSDP first (inside the BIOS scan area)
+ *   0x000f_fff0  reset vector stub (jumps there end in a platform reset)
  *   0x0010_0000  kernel (bzImage protected-mode code / vmlinux segments)
  *   ...          RAM up to min(size, 3 GiB)
  *   0xc000_0000  32-bit device hole: PCI MMIO, ECAM, I/O APIC, LAPIC
@@ -36,6 +37,7 @@
 #define LAYOUT_EBDA_START 0x9fc00
 #define LAYOUT_ACPI_START 0xe0000
 #define LAYOUT_ACPI_END 0x100000
+#define LAYOUT_RESET_VECTOR 0xffff0 /* f000:fff0, where a CPU reset starts */
 #define LAYOUT_HIMEM_START 0x100000
 #define LAYOUT_MEM_32BIT_GAP_START (3 * GiB)
 #define LAYOUT_MEM_32BIT_GAP_END (4 * GiB)
