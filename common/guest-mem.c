@@ -23,6 +23,41 @@ static bool region_overlaps(const struct guest_mem *mem, uint64_t gpa, uint64_t 
 	return false;
 }
 
+/*
+ * Map guest RAM 2 MiB-aligned and ask for transparent huge pages, as QEMU
+ * and Cloud Hypervisor do: the guest's first touch of each 2 MiB then costs
+ * one fault instead of 512 (boot time), and the TLB reach grows.
+ */
+#define GUEST_MEM_ALIGN (2 * MiB)
+
+static void *map_aligned(uint64_t size, int prot, int flags, int fd, off_t offset)
+{
+	uint8_t *raw, *aligned;
+	size_t head, tail;
+
+	raw = mmap(NULL, size + GUEST_MEM_ALIGN, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return MAP_FAILED;
+	aligned = (uint8_t *)ALIGN_UP((uintptr_t)raw, GUEST_MEM_ALIGN);
+	head = (size_t)(aligned - raw);
+	tail = GUEST_MEM_ALIGN - head;
+	if (head)
+		munmap(raw, head);
+	if (tail)
+		munmap(aligned + size, tail);
+	/* MAP_FIXED over our own reservation: nothing else can be there. */
+	if (mmap(aligned, size, prot, flags | MAP_FIXED, fd, offset) == MAP_FAILED) {
+		int saved = errno;
+
+		munmap(aligned, size);
+		errno = saved;
+		return MAP_FAILED;
+	}
+	(void)madvise(aligned, size, MADV_HUGEPAGE);
+	return aligned;
+}
+
 static int region_check(const struct guest_mem *mem, uint64_t gpa, uint64_t size)
 {
 	if (mem->nr_regions >= GUEST_MEM_MAX_REGIONS)
@@ -56,17 +91,16 @@ int guest_mem_add_region(struct guest_mem *mem, uint64_t gpa, uint64_t size)
 		if (ftruncate(mem->memfd, (off_t)(offset + size)) < 0)
 			return -errno;
 		fd = mem->memfd;
-		hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-			   fd, (off_t)offset);
+		hva = map_aligned(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
+				  (off_t)offset);
 	} else {
-		hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		hva = map_aligned(size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	}
 	if (hva == MAP_FAILED)
 		return -errno;
 	/* Guest RAM must not end up in a core dump of the VMM. */
 	(void)madvise(hva, size, MADV_DONTDUMP);
-	(void)madvise(hva, size, MADV_MERGEABLE);
 
 	if (mem->shared)
 		mem->memfd_size += size;

@@ -24,7 +24,7 @@ cp "$(command -v qemu-system-x86_64)" "$work/"
 # QEMU's firmware: qboot for microvm, SeaBIOS + the linuxboot option ROM for pc.
 mkdir "$work/qemu-fw"
 for f in bios-microvm.bin bios-256k.bin linuxboot_dma.bin kvmvapic.bin; do
-	cp -L "/usr/share/qemu/$f" "$work/qemu-fw/"
+	cp -L "/usr/share/qemu/$f" "$work/qemu-fw/" 2>/dev/null || cp -L "/usr/share/seabios/$f" "$work/qemu-fw/"
 done
 
 "$src/tests/lab/run.sh" --timeout 1800 "$work" inner.sh "$runs" "$cpus" "$mem" | tr -d '\r' |
