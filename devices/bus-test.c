@@ -13,29 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/test.h"
 
-static int checks, failures;
-
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		checks++;                                                            \
-		if (!(cond)) {                                                       \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-		}                                                                    \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                               \
-	do {                                                                         \
-		long long _a = (long long)(a), _b = (long long)(b);                  \
-		checks++;                                                            \
-		if (_a != _b) {                                                      \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",   \
-				__FILE__, __LINE__, #a, _a, #b, _b);                 \
-		}                                                                    \
-	} while (0)
 
 /*
  * A device that answers reads with id ^ (offset + i): never 0xff for the ids

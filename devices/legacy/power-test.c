@@ -10,29 +10,8 @@
 #include <string.h>
 
 #include "devices/bus.h"
+#include "common/test.h"
 
-static int checks, failures;
-
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		checks++;                                                            \
-		if (!(cond)) {                                                       \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-		}                                                                    \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                               \
-	do {                                                                         \
-		long long _a = (long long)(a), _b = (long long)(b);                  \
-		checks++;                                                            \
-		if (_a != _b) {                                                      \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",   \
-				__FILE__, __LINE__, #a, _a, #b, _b);                 \
-		}                                                                    \
-	} while (0)
 
 #define I8042_BASE 0x60
 #define I8042_LEN 5

@@ -11,29 +11,8 @@
 #include <time.h>
 
 #include "devices/bus.h"
+#include "common/test.h"
 
-static int checks, failures;
-
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		checks++;                                                            \
-		if (!(cond)) {                                                       \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-		}                                                                    \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                               \
-	do {                                                                         \
-		long long _a = (long long)(a), _b = (long long)(b);                  \
-		checks++;                                                            \
-		if (_a != _b) {                                                      \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: %s == %lld (0x%llx), expected %s == %lld (0x%llx)\n", \
-				__FILE__, __LINE__, #a, _a, _a, #b, _b, _b);          \
-		}                                                                    \
-	} while (0)
 
 #define SECONDS 0x00
 #define MINUTES 0x02

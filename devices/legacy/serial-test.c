@@ -19,29 +19,8 @@
 #include <unistd.h>
 
 #include "devices/bus.h"
+#include "common/test.h"
 
-static int checks, failures;
-
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		checks++;                                                            \
-		if (!(cond)) {                                                       \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                              \
-		}                                                                    \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                               \
-	do {                                                                         \
-		long long _a = (long long)(a), _b = (long long)(b);                  \
-		checks++;                                                            \
-		if (_a != _b) {                                                      \
-			failures++;                                                  \
-			fprintf(stderr, "%s:%d: %s == %lld (0x%llx), expected %s == %lld (0x%llx)\n", \
-				__FILE__, __LINE__, #a, _a, _a, #b, _b, _b);          \
-		}                                                                    \
-	} while (0)
 
 #define PORT SERIAL_PORT_COM1
 #define RBR 0
