@@ -216,8 +216,33 @@ struct acpi_madt_local_apic_nmi {
 _Static_assert(sizeof(struct acpi_madt_local_apic_nmi) == 6, "MADT local APIC NMI");
 
 /*
+ * PCI Firmware Specification 3.2, 4.1.2: MCFG, the header, 8 reserved bytes,
+ * then one allocation per ECAM range (a segment and its buses).
+ */
+#define ACPI_MCFG_REVISION 1
+#define ACPI_ECAM_BUS_SIZE 0x100000 /* 32 devices x 8 functions x 4 KiB */
+#define ACPI_PCI_MAX_BUSES 256
+
+struct acpi_mcfg {
+	struct acpi_sdt_header header;
+	uint64_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG size");
+
+struct acpi_mcfg_allocation {
+	uint64_t base;
+	uint16_t segment;
+	uint8_t start_bus;
+	uint8_t end_bus;
+	uint32_t reserved;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_mcfg_allocation) == 16, "MCFG allocation size");
+
+/*
  * The DSDT is a sequence of parts, each a device family appending its AML
- * (tables.c lists them in order). Later: PCI host bridge, vCPU hotplug, GED.
+ * (dsdt.c; tables.c lists them in order). Later: vCPU hotplug, GED.
  */
 void acpi_dsdt_sleep_states(struct aml *a, const struct acpi_config *cfg);
 void acpi_dsdt_legacy_devices(struct aml *a, const struct acpi_config *cfg);
+/* \_SB.PCI0 and \_SB.MRES (the ECAM reservation); nothing without cfg->pci. */
+void acpi_dsdt_pci(struct aml *a, const struct acpi_config *cfg);

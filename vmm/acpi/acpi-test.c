@@ -372,6 +372,91 @@ static int check_madt(const uint8_t *m, uint32_t nr_vcpus)
 	return 0;
 }
 
+static int check_mcfg(const uint8_t *m, const struct acpi_config *cfg)
+{
+	CHECK(le32(m + 4) == 60 && m[8] == 1);
+	CHECK(le64(m + 36) == 0);		/* reserved */
+	CHECK(le64(m + 44) == cfg->pci_ecam_base);
+	CHECK(le16(m + 52) == 0);		/* segment */
+	CHECK(m[54] == 0 && m[55] == 0);	/* buses 0-0 */
+	CHECK(le32(m + 56) == 0);
+	return 0;
+}
+
+static void put_le(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Hand-assembled address descriptor: producer, MinFixed, MaxFixed, PosDecode. */
+static size_t addr_desc(uint8_t *p, uint8_t tag, size_t width, uint8_t type, uint8_t tflags,
+			uint64_t min, uint64_t max)
+{
+	p[0] = tag;
+	put_le(p + 1, 3 + 5 * width, 2);
+	p[3] = type;
+	p[4] = 0x0c;
+	p[5] = tflags;
+	put_le(p + 6, 0, width);
+	put_le(p + 6 + width, min, width);
+	put_le(p + 6 + 2 * width, max, width);
+	put_le(p + 6 + 3 * width, 0, width);
+	put_le(p + 6 + 4 * width, max - min + 1, width);
+	return 6 + 5 * width;
+}
+
+/* \_SB.PCI0 with its _CRS, \_SB.MRES reserving the ECAM; or neither. */
+static int check_dsdt_pci(const uint8_t *d, const struct acpi_config *cfg)
+{
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t cid[] = { 0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	static const uint8_t seg[] = { 0x08, '_', 'S', 'E', 'G', 0x00 };
+	static const uint8_t bbn[] = { 0x08, '_', 'B', 'B', 'N', 0x00 };
+	static const uint8_t adr[] = { 0x08, '_', 'A', 'D', 'R', 0x00 };
+	static const uint8_t mres_hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+	static const uint8_t cf8_io[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+	uint32_t len = le32(d + 4);
+	uint8_t crs[160], ecam[12] = { 0x86, 0x09, 0x00, 0x01 };
+	const uint8_t *pci0, *mres;
+	size_t n = 0;
+
+	pci0 = find_bytes(d, len, "PCI0", 4);
+	mres = find_bytes(d, len, "MRES", 4);
+	if (!cfg->pci) {
+		CHECK(!pci0 && !mres && !find_bytes(d, len, hid, sizeof(hid)));
+		return 0;
+	}
+	CHECK(pci0 && mres && pci0[-1] != 0x5c);
+	CHECK(find_bytes(pci0, len - (size_t)(pci0 - d), hid, sizeof(hid)));
+	CHECK(find_bytes(pci0, len - (size_t)(pci0 - d), cid, sizeof(cid)));
+	CHECK(find_bytes(pci0, len - (size_t)(pci0 - d), seg, sizeof(seg)));
+	CHECK(find_bytes(pci0, len - (size_t)(pci0 - d), bbn, sizeof(bbn)));
+	CHECK(!find_bytes(d, len, adr, sizeof(adr))); /* _HID, so no _ADR */
+	CHECK(!find_bytes(d, len, "_PRT", 4)); /* MSI-X only */
+
+	/* the _CRS descriptors, in order, contiguous */
+	n += addr_desc(crs + n, 0x88, 2, 2, 0, 0, 0);		   /* WordBusNumber 0-0 */
+	memcpy(crs + n, cf8_io, sizeof(cf8_io));		   /* IO 0xcf8, 8 */
+	n += sizeof(cf8_io);
+	n += addr_desc(crs + n, 0x88, 2, 1, 3, 0, 0xcf7);	   /* WordIO */
+	n += addr_desc(crs + n, 0x88, 2, 1, 3, 0xd00, 0xffff);	   /* WordIO */
+	n += addr_desc(crs + n, 0x87, 4, 0, 0x03, cfg->pci_mmio32_base,
+		       cfg->pci_mmio32_base + cfg->pci_mmio32_size - 1); /* DWordMemory */
+	n += addr_desc(crs + n, 0x8a, 8, 0, 0x03, cfg->pci_mmio64_base,
+		       cfg->pci_mmio64_base + cfg->pci_mmio64_size - 1); /* QWordMemory */
+	crs[n++] = 0x79;
+	crs[n++] = 0x00;
+	CHECK(n <= sizeof(crs));
+	CHECK(find_bytes(pci0, (size_t)(mres - pci0), crs, n));
+
+	put_le(ecam + 4, cfg->pci_ecam_base, 4);
+	put_le(ecam + 8, cfg->pci_ecam_size, 4);
+	CHECK(find_bytes(mres, len - (size_t)(mres - d), mres_hid, sizeof(mres_hid)));
+	CHECK(find_bytes(mres, len - (size_t)(mres - d), ecam, sizeof(ecam)));
+	return 0;
+}
+
 static int check_dsdt(const uint8_t *d)
 {
 	static const uint8_t s5[] = { '_', 'S', '5', '_', 0x12 };
@@ -609,15 +694,28 @@ out:
 	return failed;
 }
 
-static int test_tables(uint32_t nr_vcpus, bool with_iasl)
+/* The PCI part of the configuration as the VMM fills it from layout.h. */
+static void pci_config(struct acpi_config *cfg, uint64_t ram_size)
 {
-	const struct acpi_config cfg = { .nr_vcpus = nr_vcpus };
-	const uint8_t *rsdp, *xsdt, *fadt = NULL, *madt = NULL, *dsdt = NULL;
+	cfg->pci = true;
+	cfg->pci_ecam_base = LAYOUT_PCI_ECAM_START;
+	cfg->pci_ecam_size = LAYOUT_PCI_ECAM_SIZE;
+	cfg->pci_mmio32_base = LAYOUT_PCI_MMIO32_START;
+	cfg->pci_mmio32_size = LAYOUT_PCI_MMIO32_SIZE;
+	layout_pci_mmio64(ram_size, &cfg->pci_mmio64_base, &cfg->pci_mmio64_size);
+}
+
+static int test_tables(uint32_t nr_vcpus, bool with_iasl, bool pci)
+{
+	struct acpi_config cfg = { .nr_vcpus = nr_vcpus };
+	const uint8_t *rsdp, *xsdt, *fadt = NULL, *madt = NULL, *dsdt = NULL, *mcfg = NULL;
 	struct guest_mem mem;
 	uint64_t rsdp_gpa = 0;
 	uint32_t xsdt_len;
 	int r;
 
+	if (pci)
+		pci_config(&cfg, 8 * GiB);
 	guest_mem_init(&mem, false);
 	CHECK(guest_mem_add_region(&mem, 0, TEST_MEM_SIZE) == 0);
 	r = acpi_build_tables(&mem, &cfg, &rsdp_gpa);
@@ -646,18 +744,25 @@ static int test_tables(uint32_t nr_vcpus, bool with_iasl)
 			fadt = get_table(&mem, gpa, "FACP");
 		else if (memcmp(t, "APIC", 4) == 0)
 			madt = get_table(&mem, gpa, "APIC");
+		else if (memcmp(t, "MCFG", 4) == 0)
+			CHECK((mcfg = get_table(&mem, gpa, "MCFG")) != NULL);
 		else
 			CHECK(!"unexpected table in the XSDT");
 	}
 	CHECK(fadt && madt);
+	CHECK(pci == (mcfg != NULL));
+	CHECK(xsdt_len == 36 + 8 * (pci ? 3u : 2u));
 	CHECK(check_fadt(&mem, fadt, &dsdt) == 0);
 	CHECK(check_madt(madt, nr_vcpus) == 0);
 	CHECK(check_dsdt(dsdt) == 0);
+	CHECK(check_dsdt_pci(dsdt, &cfg) == 0);
+	if (mcfg)
+		CHECK(check_mcfg(mcfg, &cfg) == 0);
 	if (with_iasl) {
-		const uint8_t *const tables[] = { xsdt, fadt, madt, dsdt };
-		const char *const names[] = { "xsdt", "facp", "apic", "dsdt" };
+		const uint8_t *const tables[] = { xsdt, fadt, madt, dsdt, mcfg };
+		const char *const names[] = { "xsdt", "facp", "apic", "dsdt", "mcfg" };
 
-		CHECK(iasl_check(tables, names, ARRAY_SIZE(tables), dsdt) == 0);
+		CHECK(iasl_check(tables, names, ARRAY_SIZE(tables) - !pci, dsdt) == 0);
 	}
 	guest_mem_destroy(&mem);
 	return 0;
@@ -678,6 +783,39 @@ static int test_errors(void)
 	CHECK(acpi_build_tables(&mem, &cfg, &rsdp) == 0 && rsdp == LAYOUT_ACPI_START);
 	guest_mem_destroy(&mem);
 
+	/* PCI settings the tables cannot describe */
+	{
+		static const struct {
+			uint64_t ecam_base, ecam_size, m32_base, m32_size, m64_base, m64_size;
+		} bad[] = {
+			{ 0xe0000000, 0, 0xc0000000, 0x20000000, 0, 0 },	  /* no bus */
+			{ 0xe0000000, 0x180000, 0xc0000000, 0x20000000, 0, 0 },  /* 1.5 buses */
+			{ 0xe0080000, 0x100000, 0xc0000000, 0x20000000, 0, 0 },  /* misaligned */
+			{ 0x100000000, 0x100000, 0xc0000000, 0x20000000, 0, 0 }, /* above 4G */
+			{ 0xe0000000, 0x20000000, 0xc0000000, 0x20000000, 0, 0 },/* 512 buses */
+			{ 0xe0000000, 0x100000, 0xc0000000, 0, 0, 0 },		  /* no window */
+			{ 0xe0000000, 0x100000, 0xf0000000, 0x20000000, 0, 0 },  /* past 4G */
+			{ 0xe0000000, 0x100000, 0xc0000000, 0x20000000, UINT64_MAX, 2 },
+		};
+
+		guest_mem_init(&mem, false);
+		CHECK(guest_mem_add_region(&mem, 0, TEST_MEM_SIZE) == 0);
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			struct acpi_config c = {
+				.nr_vcpus = 1, .pci = true,
+				.pci_ecam_base = bad[i].ecam_base, .pci_ecam_size = bad[i].ecam_size,
+				.pci_mmio32_base = bad[i].m32_base, .pci_mmio32_size = bad[i].m32_size,
+				.pci_mmio64_base = bad[i].m64_base, .pci_mmio64_size = bad[i].m64_size,
+			};
+
+			if (acpi_build_tables(&mem, &c, &rsdp) != -EINVAL) {
+				fprintf(stderr, "bad PCI config %zu accepted\n", i);
+				return 1;
+			}
+		}
+		guest_mem_destroy(&mem);
+	}
+
 	/* No RAM under the ACPI window: the write fails, nothing is returned. */
 	guest_mem_init(&mem, false);
 	CHECK(guest_mem_add_region(&mem, 0, 512 * KiB) == 0);
@@ -685,6 +823,25 @@ static int test_errors(void)
 	cfg.nr_vcpus = 1;
 	CHECK(acpi_build_tables(&mem, &cfg, &rsdp) == -EFAULT && rsdp == 0);
 	guest_mem_destroy(&mem);
+	return 0;
+}
+
+/* The 64-bit PCI window: above 4 GiB, above RAM, 1 GiB aligned. */
+static int test_layout_pci(void)
+{
+	uint64_t start, size;
+
+	layout_pci_mmio64(512 * MiB, &start, &size);
+	CHECK(start == 4 * GiB && size == 64 * GiB);
+	layout_pci_mmio64(3 * GiB, &start, &size);
+	CHECK(start == 4 * GiB);
+	layout_pci_mmio64(3 * GiB + 1, &start, &size);
+	CHECK(start == 5 * GiB);
+	layout_pci_mmio64(8 * GiB, &start, &size);
+	CHECK(start == 9 * GiB);
+	layout_pci_mmio64(8 * GiB + 4096, &start, &size);
+	CHECK(start == 10 * GiB);
+	CHECK(LAYOUT_PCI_MMIO32_START + LAYOUT_PCI_MMIO32_SIZE == LAYOUT_PCI_ECAM_START);
 	return 0;
 }
 
@@ -696,9 +853,11 @@ int main(void)
 	CHECK(test_eisaid() == 0);
 	CHECK(test_objects() == 0);
 	CHECK(test_resources() == 0);
-	CHECK(test_tables(1, true) == 0);
-	CHECK(test_tables(4, true) == 0);
-	CHECK(test_tables(254, true) == 0);
+	CHECK(test_layout_pci() == 0);
+	CHECK(test_tables(1, true, false) == 0);
+	CHECK(test_tables(1, true, true) == 0);
+	CHECK(test_tables(4, true, true) == 0);
+	CHECK(test_tables(254, true, true) == 0);
 	CHECK(test_errors() == 0);
 	if (iasl_skipped)
 		printf("acpi-test: ok (iasl not found, disassembly check skipped)\n");

@@ -7,9 +7,11 @@
  *
  * Layout, each table 8-byte aligned after the RSDP:
  *   RSDP (at LAYOUT_ACPI_START, inside the legacy BIOS scan area)
- *   XSDT -> FADT, MADT
+ *   XSDT -> FADT, MADT, MCFG (with PCI)
  *   FADT -> DSDT
- *   DSDT, MADT
+ *   DSDT, MADT, MCFG
+ *
+ * The DSDT's contents are in dsdt.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,13 +19,14 @@
 
 #include "acpi-internal.h"
 #include "common/log.h"
+#include "devices/pci.h"
 #include "devices/power.h"
-#include "devices/rtc.h"
-#include "devices/serial.h"
 #include "vmm/config.h"
 #include "vmm/layout.h"
 
 _Static_assert(VMM_MAX_VCPUS <= ACPI_MAX_VCPUS, "MADT cannot describe every vCPU");
+_Static_assert(PCI_ECAM_SIZE_BUS0 == ACPI_ECAM_BUS_SIZE, "ECAM bus size");
+_Static_assert(LAYOUT_PCI_ECAM_SIZE == PCI_ECAM_SIZE_BUS0, "layout's ECAM is bus 0");
 
 #define ACPI_AREA_SIZE (LAYOUT_ACPI_END - LAYOUT_ACPI_START)
 #define ACPI_RSDP_ALIGN 16 /* the BIOS-area scan looks at 16-byte boundaries */
@@ -32,6 +35,7 @@ _Static_assert(VMM_MAX_VCPUS <= ACPI_MAX_VCPUS, "MADT cannot describe every vCPU
 enum acpi_xsdt_entry {
 	ACPI_XSDT_FADT,
 	ACPI_XSDT_MADT,
+	ACPI_XSDT_MCFG, /* only with PCI: keep it last */
 	_ACPI_XSDT_MAX,
 };
 
@@ -97,53 +101,11 @@ static struct acpi_gas acpi_gas_io_byte(uint16_t port)
 	};
 }
 
-/*
- * Power-off: ACPICA evaluates \_S5 and, on a hardware-reduced platform,
- * writes (SLP_TYP << 2) | SLP_EN to the FADT sleep control register.
- */
-void acpi_dsdt_sleep_states(struct aml *a, const struct acpi_config *cfg)
-{
-	aml_name(a, "\\_S5_");
-	aml_package_begin(a, 2);
-	aml_integer(a, POWER_SLP_TYP_S5); /* SLP_TYPa */
-	aml_integer(a, 0);		  /* SLP_TYPb: no second register */
-	aml_end(a);
-}
-
-/*
- * The ISA devices the VMM emulates. Listing them lets the guest claim their
- * ports through PNP instead of probing. The RTC gets no IRQ: there is no
- * legacy PIC on a hardware-reduced platform, and Linux then polls it.
- */
-void acpi_dsdt_legacy_devices(struct aml *a, const struct acpi_config *cfg)
-{
-	aml_scope_begin(a, "\\_SB_");
-
-	aml_device_begin(a, "COM1");
-	aml_name_eisaid(a, "_HID", "PNP0501"); /* 16550A-compatible UART */
-	aml_name_integer(a, "_UID", 0);
-	aml_name(a, "_CRS");
-	aml_resource_begin(a);
-	aml_res_io(a, SERIAL_PORT_COM1, SERIAL_PORT_COM1, 0, SERIAL_PORT_LEN);
-	aml_res_irq_noflags(a, SERIAL_IRQ_COM1);
-	aml_resource_end(a);
-	aml_end(a);
-
-	aml_device_begin(a, "RTC_");
-	aml_name_eisaid(a, "_HID", "PNP0B00"); /* AT real-time clock */
-	aml_name(a, "_CRS");
-	aml_resource_begin(a);
-	aml_res_io(a, RTC_PORT_BASE, RTC_PORT_BASE, 0, RTC_PORT_LEN);
-	aml_resource_end(a);
-	aml_end(a);
-
-	aml_end(a);
-}
-
 /* The DSDT's contents, in order; each device family appends its own AML. */
 static void (*const acpi_dsdt_parts[])(struct aml *a, const struct acpi_config *cfg) = {
 	acpi_dsdt_sleep_states,
 	acpi_dsdt_legacy_devices,
+	acpi_dsdt_pci,
 };
 
 static int acpi_build_dsdt(struct acpi_image *img, const struct acpi_config *cfg,
@@ -264,6 +226,28 @@ static int acpi_build_madt(struct acpi_image *img, const struct acpi_config *cfg
 	return 0;
 }
 
+/* One allocation: segment 0, buses 0 .. (ECAM size / 1 MiB) - 1. */
+static int acpi_build_mcfg(struct acpi_image *img, const struct acpi_config *cfg,
+			   uint64_t *ret_gpa)
+{
+	const size_t size = sizeof(struct acpi_mcfg) + sizeof(struct acpi_mcfg_allocation);
+	struct acpi_mcfg_allocation *alloc;
+	struct acpi_mcfg *m;
+
+	m = acpi_image_place(img, size, ACPI_TABLE_ALIGN);
+	if (!m)
+		return -ENOSPC;
+	acpi_header_init(&m->header, "MCFG", size, ACPI_MCFG_REVISION);
+	alloc = (struct acpi_mcfg_allocation *)(m + 1);
+	alloc->base = cfg->pci_ecam_base;
+	alloc->segment = 0;
+	alloc->start_bus = 0;
+	alloc->end_bus = (uint8_t)(cfg->pci_ecam_size / ACPI_ECAM_BUS_SIZE - 1);
+	acpi_header_seal(&m->header);
+	*ret_gpa = acpi_image_gpa(img, m);
+	return 0;
+}
+
 static void acpi_xsdt_set(struct acpi_sdt_header *xsdt, enum acpi_xsdt_entry e,
 			  uint64_t gpa)
 {
@@ -285,13 +269,13 @@ static void acpi_rsdp_init(struct acpi_rsdp *rsdp, uint64_t xsdt)
 
 static int acpi_build_image(struct acpi_image *img, const struct acpi_config *cfg)
 {
-	const size_t xsdt_size = sizeof(struct acpi_sdt_header) +
-				 _ACPI_XSDT_MAX * sizeof(uint64_t);
+	const size_t nr_xsdt = cfg->pci ? _ACPI_XSDT_MAX : ACPI_XSDT_MCFG;
+	const size_t xsdt_size = sizeof(struct acpi_sdt_header) + nr_xsdt * sizeof(uint64_t);
 	struct acpi_sdt_header *xsdt;
 	struct acpi_rsdp *rsdp;
 	struct acpi_fadt *fadt;
 	struct acpi_madt *madt;
-	uint64_t dsdt;
+	uint64_t dsdt, mcfg = 0;
 	int r;
 
 	/* Placed first, filled last: they point at what follows. */
@@ -306,14 +290,42 @@ static int acpi_build_image(struct acpi_image *img, const struct acpi_config *cf
 	r = acpi_build_madt(img, cfg, &madt);
 	if (r < 0)
 		return r;
+	if (cfg->pci) {
+		r = acpi_build_mcfg(img, cfg, &mcfg);
+		if (r < 0)
+			return r;
+	}
 
 	acpi_fill_fadt(fadt, dsdt);
 	acpi_header_init(xsdt, "XSDT", xsdt_size, ACPI_XSDT_REVISION);
 	acpi_xsdt_set(xsdt, ACPI_XSDT_FADT, acpi_image_gpa(img, fadt));
 	acpi_xsdt_set(xsdt, ACPI_XSDT_MADT, acpi_image_gpa(img, madt));
+	if (cfg->pci)
+		acpi_xsdt_set(xsdt, ACPI_XSDT_MCFG, mcfg);
 	acpi_header_seal(xsdt);
 	acpi_rsdp_init(rsdp, acpi_image_gpa(img, xsdt));
 	return 0;
+}
+
+/*
+ * The PCI fields come from the VMM's layout, but a bad one would give the
+ * guest a table describing nonsense: check what the encodings need.
+ */
+static bool acpi_pci_config_ok(const struct acpi_config *cfg)
+{
+	uint64_t nr_buses = cfg->pci_ecam_size / ACPI_ECAM_BUS_SIZE;
+
+	if (!cfg->pci)
+		return true;
+	if (cfg->pci_ecam_size % ACPI_ECAM_BUS_SIZE || nr_buses == 0 ||
+	    nr_buses > ACPI_PCI_MAX_BUSES || !IS_ALIGNED(cfg->pci_ecam_base, ACPI_ECAM_BUS_SIZE) ||
+	    cfg->pci_ecam_base + cfg->pci_ecam_size > 4 * GiB)
+		return false; /* Memory32Fixed: below 4 GiB */
+	if (cfg->pci_mmio32_size == 0 || cfg->pci_mmio32_base >= 4 * GiB ||
+	    cfg->pci_mmio32_size > 4 * GiB - cfg->pci_mmio32_base)
+		return false;
+	return cfg->pci_mmio64_size == 0 ||
+	       range_ok(cfg->pci_mmio64_base, cfg->pci_mmio64_size);
 }
 
 int acpi_build_tables(struct guest_mem *mem, const struct acpi_config *cfg,
@@ -323,7 +335,7 @@ int acpi_build_tables(struct guest_mem *mem, const struct acpi_config *cfg,
 	struct acpi_image img;
 	int r;
 
-	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > ACPI_MAX_VCPUS)
+	if (cfg->nr_vcpus == 0 || cfg->nr_vcpus > ACPI_MAX_VCPUS || !acpi_pci_config_ok(cfg))
 		return -EINVAL;
 	buf = calloc(1, ACPI_AREA_SIZE);
 	if (!buf)

@@ -15,8 +15,11 @@
  *   0x0010_0000  kernel (bzImage protected-mode code / vmlinux segments)
  *   ...          RAM up to min(size, 3 GiB)
  *   0xc000_0000  32-bit device hole: PCI MMIO, ECAM, I/O APIC, LAPIC
+ *     0xc000_0000  PCI 32-bit MMIO window (512 MiB, BARs the VMM places)
+ *     0xe000_0000  PCI ECAM, bus 0 only (1 MiB; MCFG, reserved through ACPI)
  *   0xfec0_0000  I/O APIC     0xfee0_0000 local APIC
  *   0x1_0000_0000 RAM above 4 GiB (the rest)
+ *   after RAM    PCI 64-bit MMIO window (64 GiB, 1 GiB aligned, >= 4 GiB)
  */
 #pragma once
 
@@ -46,6 +49,21 @@
 #define LAYOUT_IOAPIC_SIZE 0x20
 #define LAYOUT_LAPIC_START 0xfee00000
 
+/* PCI: segment 0, bus 0. The 32-bit window starts where low RAM ends. */
+#define LAYOUT_PCI_MMIO32_START 0xc0000000
+#define LAYOUT_PCI_MMIO32_SIZE 0x20000000 /* 512 MiB, up to the ECAM */
+#define LAYOUT_PCI_ECAM_START 0xe0000000
+#define LAYOUT_PCI_ECAM_SIZE 0x100000 /* bus 0: 32 devices x 8 functions x 4 KiB */
+#define LAYOUT_PCI_MMIO64_ALIGN GiB
+#define LAYOUT_PCI_MMIO64_SIZE (64 * GiB)
+
+_Static_assert(LAYOUT_PCI_MMIO32_START >= LAYOUT_MEM_32BIT_GAP_START,
+	       "PCI 32-bit window overlaps low RAM");
+_Static_assert(LAYOUT_PCI_MMIO32_START + LAYOUT_PCI_MMIO32_SIZE <= LAYOUT_PCI_ECAM_START,
+	       "PCI 32-bit window overlaps the ECAM");
+_Static_assert(LAYOUT_PCI_ECAM_START + LAYOUT_PCI_ECAM_SIZE <= LAYOUT_IOAPIC_START,
+	       "ECAM overlaps the I/O APIC");
+
 /* How guest RAM of a given size is split around the 32-bit hole. */
 struct layout_ram {
 	uint64_t low_size;  /* [0, low_size) */
@@ -59,4 +77,20 @@ static inline struct layout_ram layout_ram_split(uint64_t size)
 	r.low_size = MIN(size, (uint64_t)LAYOUT_MEM_32BIT_GAP_START);
 	r.high_size = size - r.low_size;
 	return r;
+}
+
+/*
+ * The PCI 64-bit MMIO window: above 4 GiB and above the end of RAM, 1 GiB
+ * aligned (so large BARs can be naturally aligned inside it), 64 GiB long.
+ * With 64 GiB of RAM it ends at 132 GiB: the guest needs more than 37
+ * physical address bits, which the VMM should check against the CPU's.
+ */
+static inline void layout_pci_mmio64(uint64_t ram_size, uint64_t *start, uint64_t *size)
+{
+	struct layout_ram r = layout_ram_split(ram_size);
+	uint64_t ram_end = r.high_size ? LAYOUT_RAM_64BIT_START + r.high_size : r.low_size;
+
+	*start = ALIGN_UP(MAX(ram_end, (uint64_t)LAYOUT_RAM_64BIT_START),
+			  (uint64_t)LAYOUT_PCI_MMIO64_ALIGN);
+	*size = LAYOUT_PCI_MMIO64_SIZE;
 }
