@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-devices.h"
 #include "kv.h"
 
 /* What nacelle-vmm's main() returns; documented in --help. */
@@ -26,6 +27,14 @@ enum cli_option_flags {
 	CLI_REPEATABLE = 1 << 0, /* may be given more than once (-v) */
 	/* Parsing stops here and the rest is not read, as clap does for --help. */
 	CLI_STOPS = 1 << 1,
+	/*
+	 * clap's num_args(1..): "--disk A B" gives the handler A, then B, up to
+	 * the next argument that starts with '-'. An attached "--disk=A" is one
+	 * value, as clap 4 ends the occurrence there.
+	 */
+	CLI_MULTIPLE_VALUES = 1 << 2,
+	/* clap's num_args(0..=1): a bare "--rng" gets the value "". */
+	CLI_OPTIONAL_VALUE = 1 << 3,
 };
 
 struct cli_option {
@@ -235,7 +244,7 @@ static const struct kv_key serial_keys[] = {
 static const struct kv_key console_keys[] = {
 	{ "off", KV_VALUELESS }, { "null", KV_VALUELESS }, { "tty", KV_VALUELESS },
 	{ "pty", KV_VALUELESS }, { "file", 0 },		   { "socket", 0 },
-	{ "iommu", KV_UNSUPPORTED },
+	{ "iommu", 0 }, /* off only */
 };
 
 static const struct {
@@ -320,16 +329,24 @@ static int cli_parse_console(struct vmm_config *cfg, const char *opt, const char
 			     struct error *err)
 {
 	struct vmm_output out;
+	struct kv kv;
 	int r;
+
+	/* iommu=off is cloud-hypervisor's default, and generated command lines say it. */
+	r = kv_parse(opt, value, console_keys, ARRAY_SIZE(console_keys), &kv, err);
+	if (r < 0)
+		return r;
+	r = kv_check_toggle(&kv, "iommu", false, err);
+	kv_free(&kv);
+	if (r < 0)
+		return r;
 
 	r = cli_parse_output(opt, value, console_keys, ARRAY_SIZE(console_keys), &out, err);
 	if (r < 0)
 		return r;
-	/* "null" needs no device to be honoured: nothing would be seen either way. */
-	if (out.mode != VMM_OUTPUT_OFF && out.mode != VMM_OUTPUT_NULL) {
+	if (out.mode == VMM_OUTPUT_SOCKET) {
 		free(out.file);
-		return error_set(err, -ENOSYS,
-				 "%s: virtio-console is not implemented yet; use %s off", opt, opt);
+		return error_set(err, -ENOSYS, "%s: socket is not supported yet", opt);
 	}
 	cli_set_output(&cfg->console, &out);
 	return 0;
@@ -360,10 +377,14 @@ static int cli_parse_version(struct vmm_config *cfg, const char *opt, const char
 static const struct cli_option cli_options[] = {
 	{ "--cmdline", 0, "<cmdline>", 0, cli_parse_cmdline, "Kernel command line", NULL },
 	{ "--console", 0, "<console>", 0, cli_parse_console,
-	  "Control (virtio) console: off|null (virtio-console is not implemented yet)", "off" },
+	  "Control (virtio) console: off|null|pty|tty|file=</path/to/a/file> (cloud-hypervisor's default is tty; nacelle's is off so that it never competes with --serial tty)",
+	  "off" },
 	{ "--cpus", 0, "<cpus>", 0, cli_parse_cpus,
 	  "boot=<boot_vcpus>,max=<max_vcpus> (max must equal boot: no CPU hotplug yet)",
 	  "boot=1" },
+	{ "--disk", 0, "<disk>...", CLI_REPEATABLE | CLI_MULTIPLE_VALUES, cli_parse_disk,
+	  "Disk parameters \"path=<disk_image_path>,readonly=on|off,direct=on|off,num_queues=<number_of_queues>,queue_size=<size_of_each_queue>,id=<device_id>,serial=<serial_number>\" (up to 16 disks; num_queues 1-16, default 1; queue_size a power of two up to 32768, default 128; serial up to 20 bytes)",
+	  NULL },
 	{ "--help", 'h', NULL, CLI_REPEATABLE | CLI_STOPS, cli_parse_help, "Print help", NULL },
 	{ "--initramfs", 0, "<initramfs>", 0, cli_parse_initramfs, "Path to initramfs image",
 	  NULL },
@@ -374,6 +395,12 @@ static const struct cli_option cli_options[] = {
 	{ "--memory", 0, "<memory>", 0, cli_parse_memory,
 	  "Memory parameters \"size=<guest_memory_size>,shared=on|off\" (32M to 1024G, a multiple of 4K)",
 	  "size=512M" },
+	{ "--net", 0, "<net>...", CLI_REPEATABLE | CLI_MULTIPLE_VALUES, cli_parse_net,
+	  "Network parameters \"tap=<if_name>,ip=<ip_addr>,mask=<net_mask>,mac=<mac_addr>,num_queues=<number_of_queues>,queue_size=<size_of_each_queue>,id=<device_id>\" (up to 8; tap: the kernel names one if absent; mac: random if absent; ip: the host side gets no address if absent, mask defaults to 255.255.255.0; num_queues even, 2-16, default 2; queue_size a power of two up to 32768, default 256)",
+	  NULL },
+	{ "--rng", 0, "[<rng>]", CLI_OPTIONAL_VALUE, cli_parse_rng,
+	  "Random number generator parameters \"src=<entropy_source_path>\" (no rng device unless given; a bare --rng uses src=/dev/urandom)",
+	  NULL },
 	{ "--serial", 0, "<serial>", 0, cli_parse_serial,
 	  "Control serial port: off|null|tty|file=</path/to/a/file>", "null" },
 	{ NULL, 'v', NULL, CLI_REPEATABLE, cli_parse_verbose,
@@ -389,7 +416,6 @@ static const struct cli_option cli_options[] = {
 	{ "--dbus-system-bus", 0, NULL, 0, NULL, NULL, NULL },
 	{ "--debug-console", 0, "<debug-console>", 0, NULL, NULL, NULL },
 	{ "--device", 0, "<device>", 0, NULL, NULL, NULL },
-	{ "--disk", 0, "<disk>", 0, NULL, NULL, NULL },
 	{ "--event-monitor", 0, "<event-monitor>", 0, NULL, NULL, NULL },
 	{ "--firmware", 0, "<firmware>", 0, NULL, NULL, NULL },
 	{ "--fs", 0, "<fs>", 0, NULL, NULL, NULL },
@@ -402,7 +428,6 @@ static const struct cli_option cli_options[] = {
 	{ "--landlock", 0, NULL, 0, NULL, NULL, NULL },
 	{ "--landlock-rules", 0, "<landlock-rules>", 0, NULL, NULL, NULL },
 	{ "--memory-zone", 0, "<memory-zone>", 0, NULL, NULL, NULL },
-	{ "--net", 0, "<net>", 0, NULL, NULL, NULL },
 	{ "--no-shutdown", 0, NULL, 0, NULL, NULL, NULL },
 	{ "--numa", 0, "<numa>", 0, NULL, NULL, NULL },
 	{ "--pci-segment", 0, "<pci-segment>", 0, NULL, NULL, NULL },
@@ -412,7 +437,6 @@ static const struct cli_option cli_options[] = {
 	{ "--pvpanic", 0, NULL, 0, NULL, NULL, NULL },
 	{ "--rate-limit-group", 0, "<rate-limit-group>", 0, NULL, NULL, NULL },
 	{ "--restore", 0, "<restore>", 0, NULL, NULL, NULL },
-	{ "--rng", 0, "<rng>", 0, NULL, NULL, NULL },
 	{ "--seccomp", 0, "<seccomp>", 0, NULL, NULL, NULL },
 	{ "--sgx-epc", 0, "<sgx-epc>", 0, NULL, NULL, NULL },
 	{ "--tpm", 0, "<tpm>", 0, NULL, NULL, NULL },
@@ -456,19 +480,25 @@ static int cli_apply(const struct cli_option *opt, const char *display, const ch
 		     struct error *err)
 {
 	const char *value = inline_value;
+	int r;
 
-	/* Before looking for a value: "--disk x" and "--disk" both get the same answer. */
+	/* Before looking for a value: "--fs x" and "--fs" both get the same answer. */
 	if (!opt->parse)
 		return error_set(err, -ENOSYS, "%s is not implemented yet", display);
 
 	if (opt->value_name && !value) {
-		if (*i + 1 >= argc)
+		bool next_is_value = *i + 1 < argc && !cli_is_option(argv[*i + 1]);
+
+		if (next_is_value)
+			value = argv[++*i];
+		else if (opt->flags & CLI_OPTIONAL_VALUE)
+			value = "";
+		else if (*i + 1 >= argc)
 			return error_set(err, -EINVAL, "%s needs a value", display);
-		if (cli_is_option(argv[*i + 1]))
+		else
 			return error_set(err, -EINVAL,
 					 "%s needs a value (write %s=VALUE if it starts with '-')",
 					 display, display);
-		value = argv[++*i];
 	} else if (!opt->value_name && value) {
 		return error_set(err, -EINVAL, "%s takes no value", display);
 	}
@@ -476,7 +506,12 @@ static int cli_apply(const struct cli_option *opt, const char *display, const ch
 	if (seen[opt - cli_options] && !(opt->flags & CLI_REPEATABLE))
 		return error_set(err, -EINVAL, "%s given more than once", display);
 	seen[opt - cli_options] = true;
-	return opt->parse(cfg, display, value, err);
+	r = opt->parse(cfg, display, value, err);
+	if (!(opt->flags & CLI_MULTIPLE_VALUES) || inline_value)
+		return r;
+	while (r >= 0 && *i + 1 < argc && !cli_is_option(argv[*i + 1]))
+		r = opt->parse(cfg, display, argv[++*i], err);
+	return r;
 }
 
 /* Checks across options, once all are read. */
@@ -489,6 +524,10 @@ static int cli_validate(const struct vmm_config *cfg, struct error *err)
 	 */
 	if (!cfg->kernel)
 		return error_set(err, -EINVAL, "--kernel is required");
+	/* Both would read the same keystrokes; cloud-hypervisor refuses it too. */
+	if (cfg->serial.mode == VMM_OUTPUT_TTY && cfg->console.mode == VMM_OUTPUT_TTY)
+		return error_set(err, -EINVAL,
+				 "--serial tty and --console tty cannot share the terminal; set one of them to another mode");
 	return 0;
 }
 

@@ -17,15 +17,37 @@ void vmm_config_init(struct vmm_config *cfg)
 		.memory_size = VMM_DEFAULT_MEMORY,
 		/* cloud-hypervisor's --serial default: the port exists, output is dropped. */
 		.serial = { .mode = VMM_OUTPUT_NULL },
-		/* cloud-hypervisor defaults to tty, but there is no virtio-console yet. */
+		/* cloud-hypervisor defaults to tty; see config.h for why nacelle does not. */
 		.console = { .mode = VMM_OUTPUT_OFF },
 	};
+}
+
+static void vmm_disk_config_free(struct vmm_disk_config *disk)
+{
+	free(disk->path);
+	free(disk->id);
+	free(disk->serial);
+}
+
+static void vmm_net_config_free(struct vmm_net_config *net)
+{
+	free(net->tap);
+	free(net->ip);
+	free(net->mask);
+	free(net->id);
 }
 
 void vmm_config_free(struct vmm_config *cfg)
 {
 	if (!cfg)
 		return;
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		vmm_disk_config_free(&cfg->disks[i]);
+	free(cfg->disks);
+	for (unsigned int i = 0; i < cfg->nr_nets; i++)
+		vmm_net_config_free(&cfg->nets[i]);
+	free(cfg->nets);
+	free(cfg->rng.src);
 	free(cfg->kernel);
 	free(cfg->initramfs);
 	free(cfg->cmdline);

@@ -222,6 +222,20 @@ int kv_get_toggle(const struct kv *kv, const char *name, bool *ret, struct error
 			 kv_echo(v, echo));
 }
 
+int kv_check_toggle(const struct kv *kv, const char *name, bool supported, struct error *err)
+{
+	bool v = supported;
+	int r;
+
+	r = kv_get_toggle(kv, name, &v, err);
+	if (r < 0)
+		return r;
+	if (v != supported)
+		return error_set(err, -ENOSYS, "%s: %s=%s is not supported yet", kv->option, name,
+				 v ? "on" : "off");
+	return 0;
+}
+
 int kv_parse_uint(const char *s, uint64_t max, uint64_t *ret)
 {
 	uint64_t v = 0;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * "key=value,key=value" option strings (--cpus, --memory, --serial, and later
- * --disk, --net, --fs, --vsock), read as cloud-hypervisor's option_parser
- * reads them so that command lines written for it keep working:
+ * "key=value,key=value" option strings (--cpus, --memory, --serial, --disk,
+ * --net, --rng, and later --fs, --vsock), read as cloud-hypervisor's
+ * option_parser reads them so that command lines written for it keep working:
  *   - commas inside [...] or "..." do not split ("affinity=[0@[0,2]]",
  *     cmdline="console=ttyS0,115200"); double quotes are removed;
  *   - an item is "key=value" (the value may be empty) or, for keys declared
@@ -63,6 +63,14 @@ const char *kv_get(const struct kv *kv, const char *name);
  * likely a mistake than a request for the default.
  */
 int kv_get_toggle(const struct kv *kv, const char *name, bool *ret, struct error *err) _wur_;
+
+/*
+ * A toggle nacelle supports in one position only (iommu=off): absent or equal
+ * to `supported` is fine, the other position is -ENOSYS. Command lines written
+ * for cloud-hypervisor often spell out its defaults, and those must not fail.
+ */
+int kv_check_toggle(const struct kv *kv, const char *name, bool supported,
+		    struct error *err) _wur_;
 
 /* Plain decimal digits (no sign, space or suffix), <= max. -EINVAL otherwise. */
 int kv_parse_uint(const char *s, uint64_t max, uint64_t *ret) _wur_;
