@@ -170,6 +170,9 @@ static int loop_setup(struct event_loop *loop, struct vm *vm, const struct vmm_c
 			loop_tty_raw(loop);
 		}
 	}
+	/* virtio-console reads stdin itself; the terminal still goes raw. */
+	if (cfg->console.mode == VMM_OUTPUT_TTY)
+		loop_tty_raw(loop);
 	return 0;
 }
 

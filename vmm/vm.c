@@ -15,7 +15,9 @@
 #include "devices/rtc.h"
 #include "devices/serial.h"
 #include "hv/hv.h"
+#include "pci-devices.h"
 #include "vcpu.h"
+#include "virtio-devices.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"
 #include "vmm/layout.h"
@@ -43,6 +45,10 @@ struct vm {
 	struct irq_line serial_irq;
 	struct rtc *rtc;
 	struct power_dev *power;
+
+	struct vmm_pci pci;
+	bool pci_ready;
+	struct vmm_console_fds console;
 
 	struct vcpu *vcpus;
 	uint32_t nr_vcpus;
@@ -120,6 +126,8 @@ static void vm_pio(void *opaque, uint16_t port, uint8_t *data, uint32_t size, bo
 	if (log_get_level() >= LOG_LEVEL_TRACE)
 		log_trace("vm: port %s %#x size %u value %#x", is_write ? "write" : "read", port, size,
 			  data[0]);
+	if (is_write && vm->pci_ready)
+		vmm_pci_apply_moves(&vm->pci);
 	/* Port 0x80 is the POST/delay port every kernel writes to: not news. */
 	if (!claimed && port != 0x80)
 		vm_log_unclaimed(vm, "port", port, size, is_write);
@@ -132,6 +140,8 @@ static void vm_mmio(void *opaque, uint64_t addr, uint8_t *data, uint32_t size, b
 
 	claimed = is_write ? bus_write(&vm->mmio_bus, addr, data, size)
 			   : bus_read(&vm->mmio_bus, addr, data, size);
+	if (is_write && vm->pci_ready)
+		vmm_pci_apply_moves(&vm->pci);
 	if (!claimed)
 		vm_log_unclaimed(vm, "mmio", addr, size, is_write);
 }
@@ -237,7 +247,14 @@ static int vm_write_reset_vector(struct vm *vm)
  * the RSDP address to the kernel). Only guest memory is needed. */
 static int vm_load_payload(struct vm *vm, struct error *err)
 {
-	struct acpi_config acpi = { .nr_vcpus = vm->nr_vcpus };
+	struct acpi_config acpi = {
+		.nr_vcpus = vm->nr_vcpus,
+		.pci = true,
+		.pci_ecam_base = LAYOUT_PCI_ECAM_START,
+		.pci_ecam_size = LAYOUT_PCI_ECAM_SIZE,
+		.pci_mmio32_base = LAYOUT_PCI_MMIO32_START,
+		.pci_mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
+	};
 	struct boot_request req = {
 		.kernel_fd = vm->kernel_fd,
 		.initramfs_fd = vm->initramfs_fd,
@@ -246,6 +263,7 @@ static int vm_load_payload(struct vm *vm, struct error *err)
 	};
 	int r;
 
+	layout_pci_mmio64(vm->cfg->memory_size, &acpi.pci_mmio64_base, &acpi.pci_mmio64_size);
 	r = acpi_build_tables(&vm->mem, &acpi, &req.rsdp_addr);
 	if (r < 0)
 		return error_set(err, r, "cannot build the ACPI tables: %s", strerror(-r));
@@ -266,8 +284,12 @@ static int vm_open_serial_output(struct vm *vm, struct error *err)
 
 	switch (out->mode) {
 	case VMM_OUTPUT_TTY:
-		vm->serial_out_fd = -1;
-		return STDOUT_FILENO;
+		/* Our own non-blocking description of stdout: a stalled
+		 * terminal or pipe must not stall the vCPU that writes THR. */
+		vm->serial_out_fd = vmm_reopen_nonblocking(STDOUT_FILENO, O_WRONLY);
+		if (vm->serial_out_fd < 0)
+			return error_set(err, vm->serial_out_fd, "--serial tty: cannot use stdout");
+		return vm->serial_out_fd;
 	case VMM_OUTPUT_FILE:
 		vm->serial_out_fd = open(out->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		if (vm->serial_out_fd < 0)
@@ -400,6 +422,8 @@ int vm_create(const struct vmm_config *cfg, struct vm **ret, struct error *err)
 	vm->serial_irq_fd = -1;
 	vm->kernel_fd = -1;
 	vm->initramfs_fd = -1;
+	vm->console.out_fd = -1;
+	vm->console.in_fd = -1;
 	guest_mem_init(&vm->mem, cfg->memory_shared);
 	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_fd < 0) {
@@ -454,7 +478,14 @@ int vm_create(const struct vmm_config *cfg, struct vm **ret, struct error *err)
 	r = vm_setup_legacy_devices(vm, err);
 	if (r < 0)
 		goto fail;
-	/* 5. vCPUs (threads start at boot). */
+	/* 5. PCI host bridge and the virtio devices: disks, NICs, rng, console. */
+	r = vmm_pci_init(&vm->pci, vm->hv_vm, &vm->pio_bus, &vm->mmio_bus, cfg->memory_size, err);
+	vm->pci_ready = true;
+	if (r >= 0)
+		r = vmm_virtio_devices_create(&vm->pci, cfg, &vm->mem, &vm->console, err);
+	if (r < 0)
+		goto fail;
+	/* 6. vCPUs (threads start at boot). */
 	r = vm_setup_vcpus(vm, err);
 	if (r < 0)
 		goto fail;
@@ -495,6 +526,10 @@ void vm_destroy(struct vm *vm)
 	for (uint32_t i = 0; i < vm->nr_vcpus_made; i++)
 		vcpu_fini(&vm->vcpus[i]);
 	free(vm->vcpus);
+	/* Devices stop (workers joined) before the memory they use goes. */
+	if (vm->pci_ready)
+		vmm_pci_fini(&vm->pci);
+	vmm_console_fds_close(&vm->console);
 	if (vm->buses_ready) {
 		bus_destroy(&vm->pio_bus);
 		bus_destroy(&vm->mmio_bus);
