@@ -6,6 +6,10 @@
 #   usage: bad-input.sh NACELLE_VMM
 set -uo pipefail
 vmm=$1
+here=$(cd "$(dirname "$0")" && pwd)
+# the Debian kernel, for the cases that must get past loading
+. "$here/../lab/lib.sh"
+lab_kernel >/dev/null 2>&1 || true
 work=$(mktemp -d "${TMPDIR:-/tmp}/nacelle-bad.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 head -c 65536 /dev/urandom >"$work/random.bin"
@@ -57,6 +61,30 @@ check missing-value "--kernel" --kernel
 check bad-serial "serial" --kernel "$kernel" --serial sideways
 check positional "argument" --kernel "$kernel" stray
 check log-file-dir "log-file" --kernel "$kernel" --log-file /proc/nonexistent/dir/log
+
+# devices: refused before the guest runs (the kernel must load for the
+# device files to be opened)
+realk=${NACELLE_KERNEL:-$kernel}
+check disk-missing "no such file" --kernel "$realk" --disk path="$work/nope.img"
+check disk-is-dir "directory" --kernel "$realk" --disk path="$work"
+check disk-no-path "path" --kernel "$kernel" --disk readonly=on
+check disk-queue-size "queue_size" --kernel "$kernel" --disk path="$work/empty",queue_size=100
+check net-bad-mac "MAC" --kernel "$kernel" --net tap=t0,mac=52:54:00:zz:00:01
+check net-multicast-mac "MAC" --kernel "$kernel" --net tap=t0,mac=01:00:5e:00:00:01
+check net-queue-size "queue_size" --kernel "$kernel" --net tap=t0,queue_size=3
+check net-bad-mask "mask" --kernel "$kernel" --net tap=t0,ip=192.0.2.1,mask=255.0.255.0
+check rng-missing-src "no such file" --kernel "$realk" --rng src="$work/no-entropy"
+# A tap that cannot be created: root without CAP_NET_ADMIN gets EPERM from
+# TUNSETIFF. The kernel must be a real one so that loading gets that far.
+if command -v setpriv >/dev/null && [ -n "${NACELLE_KERNEL:-}" ] && [ -e /dev/net/tun ]; then
+	vmm_real=$vmm
+	vmm="setpriv"
+	check tap-no-permission "not permitted" --bounding-set -net_admin --inh-caps -net_admin -- \
+		"$vmm_real" --kernel "$NACELLE_KERNEL" --net tap=nacelle-noperm
+	vmm=$vmm_real
+else
+	echo "skip tap-no-permission: needs setpriv, /dev/net/tun and NACELLE_KERNEL"
+fi
 
 echo "bad-input: $failures failure(s)"
 [ "$failures" -eq 0 ]
