@@ -136,6 +136,22 @@ static void blk_destroy(struct virtio_dev *vdev)
 	blk_free(to_blk(vdev));
 }
 
+/* VM pause: joining the worker completes what is in flight, and its fds
+ * stay registered, so resume just starts it again. */
+static void blk_pause(struct virtio_dev *vdev)
+{
+	struct virtio_blk *x = to_blk(vdev);
+
+	virtio_worker_stop(&x->worker);
+}
+
+static int blk_resume(struct virtio_dev *vdev)
+{
+	struct virtio_blk *x = to_blk(vdev);
+
+	return virtio_worker_start(&x->worker);
+}
+
 static const struct virtio_device_ops blk_ops = {
 	.features = blk_features,
 	.config_read = blk_config_read,
@@ -143,6 +159,8 @@ static const struct virtio_device_ops blk_ops = {
 	.activate = blk_activate,
 	.reset = blk_reset,
 	.destroy = blk_destroy,
+	.pause = blk_pause,
+	.resume = blk_resume,
 };
 
 static int blk_check_config(const struct virtio_blk_config *cfg, uint16_t queue_size,

@@ -297,6 +297,22 @@ static void console_destroy(struct virtio_dev *vdev)
 	console_free(console_from_vdev(vdev));
 }
 
+/* VM pause: joining the worker completes what is in flight, and its fds
+ * stay registered, so resume just starts it again. */
+static void console_pause(struct virtio_dev *vdev)
+{
+	struct virtio_console *x = console_from_vdev(vdev);
+
+	virtio_worker_stop(&x->worker);
+}
+
+static int console_resume(struct virtio_dev *vdev)
+{
+	struct virtio_console *x = console_from_vdev(vdev);
+
+	return virtio_worker_start(&x->worker);
+}
+
 static const struct virtio_device_ops console_ops = {
 	.features = console_features,
 	.config_read = console_config_read,
@@ -304,6 +320,8 @@ static const struct virtio_device_ops console_ops = {
 	.activate = console_activate,
 	.reset = console_reset,
 	.destroy = console_destroy,
+	.pause = console_pause,
+	.resume = console_resume,
 };
 
 /* Public API ---------------------------------------------------------- */

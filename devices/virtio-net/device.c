@@ -386,6 +386,22 @@ static void net_destroy(struct virtio_dev *vdev)
 		net_free(to_net(vdev));
 }
 
+/* VM pause: joining the worker completes what is in flight, and its fds
+ * stay registered, so resume just starts it again. */
+static void net_pause(struct virtio_dev *vdev)
+{
+	struct virtio_net *x = to_net(vdev);
+
+	virtio_worker_stop(&x->worker);
+}
+
+static int net_resume(struct virtio_dev *vdev)
+{
+	struct virtio_net *x = to_net(vdev);
+
+	return virtio_worker_start(&x->worker);
+}
+
 static const struct virtio_device_ops net_ops = {
 	.features = net_features,
 	.config_read = net_config_read,
@@ -393,6 +409,8 @@ static const struct virtio_device_ops net_ops = {
 	.activate = net_activate,
 	.reset = net_reset,
 	.destroy = net_destroy,
+	.pause = net_pause,
+	.resume = net_resume,
 };
 
 static bool mask_contiguous(const char *mask)

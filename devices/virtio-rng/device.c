@@ -277,6 +277,22 @@ static void rng_destroy(struct virtio_dev *vdev)
 	rng_free(rng_from_vdev(vdev));
 }
 
+/* VM pause: joining the worker completes what is in flight, and its fds
+ * stay registered, so resume just starts it again. */
+static void rng_pause(struct virtio_dev *vdev)
+{
+	struct virtio_rng *x = rng_from_vdev(vdev);
+
+	virtio_worker_stop(&x->worker);
+}
+
+static int rng_resume(struct virtio_dev *vdev)
+{
+	struct virtio_rng *x = rng_from_vdev(vdev);
+
+	return virtio_worker_start(&x->worker);
+}
+
 static const struct virtio_device_ops rng_ops = {
 	.features = rng_features,
 	.config_read = rng_config_read,
@@ -284,6 +300,8 @@ static const struct virtio_device_ops rng_ops = {
 	.activate = rng_activate,
 	.reset = rng_reset,
 	.destroy = rng_destroy,
+	.pause = rng_pause,
+	.resume = rng_resume,
 };
 
 /* Public API ------------------------------------------------------------ */

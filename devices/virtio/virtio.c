@@ -285,3 +285,22 @@ void virtio_dev_set_needs_reset(struct virtio_dev *vdev, const char *why)
 				  strerror(-r));
 	}
 }
+
+void virtio_dev_pause(struct virtio_dev *vdev)
+{
+	pthread_mutex_lock(&vdev->lock);
+	if (vdev->activated && vdev->ops->pause)
+		vdev->ops->pause(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+int virtio_dev_resume(struct virtio_dev *vdev)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (vdev->activated && vdev->ops->resume)
+		r = vdev->ops->resume(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	return r;
+}

@@ -66,6 +66,10 @@ struct virtio_device_ops {
 	void (*reset)(struct virtio_dev *vdev);
 	/* Release everything (after reset). */
 	void (*destroy)(struct virtio_dev *vdev);
+	/* Optional: stop touching guest memory and backends until resume (VM
+	 * pause); in-flight requests complete first. NULL: nothing to do. */
+	void (*pause)(struct virtio_dev *vdev);
+	int (*resume)(struct virtio_dev *vdev);
 };
 
 /* What a device needs from its transport: raising interrupts. */
@@ -121,6 +125,10 @@ void virtio_dev_reset(struct virtio_dev *vdev);
 void virtio_dev_config_read(struct virtio_dev *vdev, uint32_t offset, uint8_t *data, uint32_t size);
 void virtio_dev_config_write(struct virtio_dev *vdev, uint32_t offset, const uint8_t *data,
 			     uint32_t size);
+
+/* VM pause/resume: quiesce an activated device (no-op otherwise). */
+void virtio_dev_pause(struct virtio_dev *vdev);
+int virtio_dev_resume(struct virtio_dev *vdev) _wur_;
 
 /* Device side ---------------------------------------------------------- */
 
