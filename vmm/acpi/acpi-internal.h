@@ -246,3 +246,4 @@ void acpi_dsdt_sleep_states(struct aml *a, const struct acpi_config *cfg);
 void acpi_dsdt_legacy_devices(struct aml *a, const struct acpi_config *cfg);
 /* \_SB.PCI0 and \_SB.MRES (the ECAM reservation); nothing without cfg->pci. */
 void acpi_dsdt_pci(struct aml *a, const struct acpi_config *cfg);
+void acpi_dsdt_power_button(struct aml *a, const struct acpi_config *cfg);

@@ -482,6 +482,21 @@ static int check_dsdt(const uint8_t *d)
 	CHECK(find_bytes(d, len, rtc_hid, sizeof(rtc_hid)));
 	CHECK(find_bytes(d, len, com1_io, sizeof(com1_io)));
 	CHECK(find_bytes(d, len, rtc_io, sizeof(rtc_io)));
+	{
+		/* power button: PNP0C0C, a GED (ACPI0013) with an edge interrupt on
+		 * POWER_GED_GSI, and Notify (\_SB.PWRB, 0x80) in its _EVT */
+		static const uint8_t pwrb_hid[] = { 0x0c, 0x41, 0xd0, 0x0c, 0x0c };
+		static const uint8_t ged_irq[] = { 0x89, 0x06, 0x00, 0x03, 0x01,
+						   POWER_GED_GSI, 0x00, 0x00, 0x00 };
+		static const uint8_t notify[] = { 0x86, 0x5c, 0x2e, '_', 'S', 'B', '_',
+						  'P', 'W', 'R', 'B', 0x0a, 0x80 };
+
+		CHECK(find_bytes(d, len, pwrb_hid, sizeof(pwrb_hid)));
+		CHECK(find_bytes(d, len, "ACPI0013", 8));
+		CHECK(find_bytes(d, len, "_EVT", 4));
+		CHECK(find_bytes(d, len, ged_irq, sizeof(ged_irq)));
+		CHECK(find_bytes(d, len, notify, sizeof(notify)));
+	}
 	return 0;
 }
 

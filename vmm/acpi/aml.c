@@ -29,6 +29,7 @@
 #define AML_ROOT_CHAR 0x5c
 #define AML_PARENT_PREFIX_CHAR 0x5e
 #define AML_RETURN_OP 0xa4
+#define AML_NOTIFY_OP 0x86
 #define AML_EXT_DEVICE_OP 0x82
 
 /* Resource descriptor tags (ACPI 6.3, 6.4.2 and 6.4.3). */
@@ -450,6 +451,13 @@ void aml_end(struct aml *a)
 void aml_return(struct aml *a)
 {
 	aml_byte(a, AML_RETURN_OP);
+}
+
+void aml_notify(struct aml *a, const char *path, uint64_t value)
+{
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, path);
+	aml_integer(a, value);
 }
 
 void aml_resource_begin(struct aml *a)

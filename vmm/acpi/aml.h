@@ -98,6 +98,8 @@ void aml_end(struct aml *a);
 
 /* Return (<next object>) */
 void aml_return(struct aml *a);
+/* Notify (path, value) */
+void aml_notify(struct aml *a, const char *path, uint64_t value);
 
 /*
  * ResourceTemplate () { ... }: a Buffer of resource descriptors. Close it

@@ -132,3 +132,33 @@ void acpi_dsdt_pci(struct aml *a, const struct acpi_config *cfg)
 
 	aml_end(a);
 }
+
+/*
+ * The power button of a hardware-reduced platform (no fixed-feature
+ * button, no SCI): a Generic Event Device whose edge interrupt runs _EVT,
+ * which notifies the control-method power button with 0x80 ("pressed").
+ */
+void acpi_dsdt_power_button(struct aml *a, const struct acpi_config *cfg)
+{
+	(void)cfg;
+	aml_scope_begin(a, "\\_SB_");
+
+	aml_device_begin(a, "PWRB");
+	aml_name_eisaid(a, "_HID", "PNP0C0C");
+	aml_name_integer(a, "_UID", 0);
+	aml_end(a);
+
+	aml_device_begin(a, "GED_");
+	aml_name_string(a, "_HID", "ACPI0013");
+	aml_name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	aml_resource_begin(a);
+	aml_res_interrupt(a, POWER_GED_GSI, true, false);
+	aml_resource_end(a);
+	aml_method_begin(a, "_EVT", 1, false);
+	aml_notify(a, "\\_SB_.PWRB", 0x80);
+	aml_end(a);
+	aml_end(a);
+
+	aml_end(a);
+}

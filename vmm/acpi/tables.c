@@ -106,6 +106,7 @@ static void (*const acpi_dsdt_parts[])(struct aml *a, const struct acpi_config *
 	acpi_dsdt_sleep_states,
 	acpi_dsdt_legacy_devices,
 	acpi_dsdt_pci,
+	acpi_dsdt_power_button,
 };
 
 static int acpi_build_dsdt(struct acpi_image *img, const struct acpi_config *cfg,

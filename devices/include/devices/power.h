@@ -19,6 +19,14 @@
 #define POWER_I8042_PORT 0x64
 #define POWER_I8042_RESET 0xfe
 
+/*
+ * The ACPI power button: a Generic Event Device (ACPI0013) whose interrupt
+ * is this GSI (ISA IRQ 6 is free on our platform: no floppy); its _EVT
+ * method notifies the PNP0C0C button, which Linux turns into KEY_POWER.
+ * The VMM raises the GSI through an irqfd.
+ */
+#define POWER_GED_GSI 6
+
 enum power_event {
 	POWER_EVENT_SHUTDOWN,
 	POWER_EVENT_RESET,
