@@ -8,6 +8,7 @@
  *   nettool recv HOST PORT FILE     connect, receive until EOF into FILE
  *   nettool serve PORT FILE         accept once, send FILE
  *   nettool sink PORT FILE          accept once, receive until EOF into FILE
+ *   nettool unix PATH               stdin to a Unix stream socket, then its reply to stdout
  *
  * Prints "bytes=N seconds=S MBps=R" on success. Connects retry for up to
  * NETTOOL_CONNECT_SECONDS (default 30); every transfer has an overall
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,6 +165,31 @@ static int recv_file(int sock, const char *path, long long *ret_bytes)
 	return 0;
 }
 
+/* Raw bytes to a Unix socket (an API socket under test) and the answer back. */
+static int unix_exchange(const char *path)
+{
+	static char buf[NETTOOL_BUF];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	ssize_t n;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 2;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return die("connect");
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			return die("send");
+	shutdown(fd, SHUT_WR);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+			return die("write");
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa;
@@ -172,10 +199,16 @@ int main(int argc, char **argv)
 	long long bytes = 0;
 	double t0;
 
+	if (!strcmp(mode, "unix") && argc == 3) {
+		signal(SIGPIPE, SIG_IGN);
+		alarm((unsigned int)env_int("NETTOOL_TIMEOUT_SECONDS", 600));
+		return unix_exchange(argv[2]);
+	}
 	listening = !strcmp(mode, "serve") || !strcmp(mode, "sink");
 	sending = !strcmp(mode, "send") || !strcmp(mode, "serve");
 	if (!(listening ? argc == 4 : (argc == 5 && (!strcmp(mode, "send") || !strcmp(mode, "recv"))))) {
-		fprintf(stderr, "usage: nettool send|recv HOST PORT FILE | nettool serve|sink PORT FILE\n");
+		fprintf(stderr, "usage: nettool send|recv HOST PORT FILE | nettool serve|sink PORT FILE |"
+				" nettool unix PATH\n");
 		return 2;
 	}
 	if (parse_addr(listening ? NULL : argv[2], argv[listening ? 2 : 3], &sa) < 0) {
