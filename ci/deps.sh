@@ -4,7 +4,7 @@
 # fetched when everything is already installed. Usage: ci/deps.sh build|test|demo|bench
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config clang)
+build_pkgs=(build-essential cmake pkg-config clang libyajl-dev)
 # The KVM lab and the guest images: QEMU (TCG machine with emulated SVM, and
 # the QEMU peer in benchmarks), busybox-static (initramfs), e2fsprogs (payload
 # disks), lz4 (vmlinux out of Debian's LZ4 bzImage), kmod (depmod), cpio.
