@@ -20,3 +20,9 @@ int cli_parse_net(struct vmm_config *cfg, const char *opt, const char *value,
 /* --rng, value "" when given bare: enables cfg->rng. */
 int cli_parse_rng(struct vmm_config *cfg, const char *opt, const char *value,
 		  struct error *err) _wur_;
+/* One --fs value: one more entry in cfg->fs. */
+int cli_parse_fs(struct vmm_config *cfg, const char *opt, const char *value,
+		 struct error *err) _wur_;
+/* --vsock: sets cfg->vsock (one device). */
+int cli_parse_vsock(struct vmm_config *cfg, const char *opt, const char *value,
+		    struct error *err) _wur_;

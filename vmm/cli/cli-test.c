@@ -402,9 +402,6 @@ static void test_errors(void)
 	ERR(-EINVAL, "'-v=2'", "-v=2");
 	ERR(-EINVAL, "--disk needs a value", "--disk");
 	ERR(-EINVAL, "--net needs a value", "--net", "-v");
-	ERR(-ENOSYS, "--fs", "--fs", "tag=x,socket=/s");
-	ERR(-ENOSYS, "--vsock", "--vsock", "cid=3,socket=/s");
-	ERR(-ENOSYS, "--api-socket", "--api-socket", "/run/ch.sock");
 	ERR(-ENOSYS, "--pmem", "--pmem", "file=/p");
 	ERR(-ENOSYS, "--device", "--device", "path=/sys/x");
 	ERR(-ENOSYS, "--seccomp", "--seccomp", "false");
@@ -425,6 +422,7 @@ static void test_errors(void)
 	ERR(-EINVAL, "--serial", "--serial", "tty", "--serial", "off");
 	ERR_RAW(-EINVAL, "--kernel is required", "--cpus", "boot=2");
 	ERR_RAW(-EINVAL, "--kernel is required", "-v");
+	ERR_RAW(-EINVAL, "or --api-socket", "--log-file", "/l");
 	/* The first error wins, and an error before --help is still one. */
 	ERR_RAW(-EINVAL, "--foo", "--foo", "--help");
 	ERR(-EINVAL, "--cpus", "--cpus", "boot=0", "--memory", "size=0");
@@ -781,6 +779,127 @@ static void test_rng(void)
 	ERR(-EINVAL, "unexpected argument 'path=/b'", "--disk=path=/a", "path=/b");
 }
 
+static void test_fs(void)
+{
+	static const char tag36[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	struct vmm_config c;
+
+	if (OK(&c, "--memory", "shared=on", "--fs", "tag=myfs,socket=/run/fs.sock")) {
+		CHECK(c.nr_fs == 1 && c.fs && streq(c.fs[0].tag, "myfs"));
+		CHECK(streq(c.fs[0].socket, "/run/fs.sock") && !c.fs[0].id);
+		CHECK(c.fs[0].num_queues == 1 && c.fs[0].queue_size == 1024);
+		vmm_config_free(&c);
+	}
+	if (OK(&c, "--memory", "shared=on", "--fs",
+	       "tag=a,socket=/a,num_queues=1,queue_size=512,id=fs0", "tag=b,socket=/b",
+	       "--fs=tag=c,socket=/c")) {
+		CHECK(c.nr_fs == 3 && streq(c.fs[0].id, "fs0") && c.fs[0].queue_size == 512);
+		CHECK(streq(c.fs[1].tag, "b") && streq(c.fs[2].socket, "/c"));
+		vmm_config_free(&c);
+		CHECK(c.nr_fs == 0 && !c.fs);
+	}
+	if (OK(&c, "--memory", "shared=on", "--fs=socket=/s,tag=abcdefghijklmnopqrstuvwxyz0123456789")) {
+		CHECK(c.nr_fs == 1 && streq(c.fs[0].tag, tag36));
+		vmm_config_free(&c);
+	}
+	ERR(-EINVAL, "--fs: tag= is required", "--memory", "shared=on", "--fs", "socket=/s");
+	ERR(-EINVAL, "--fs: tag= is required", "--memory", "shared=on", "--fs", "tag=,socket=/s");
+	ERR(-EINVAL, "--fs: tag 'abcdefghijklmnopqrstuvwxyz0123456789x' is too long", "--memory",
+	    "shared=on", "--fs", "socket=/s,tag=abcdefghijklmnopqrstuvwxyz0123456789x");
+	ERR(-EINVAL, "--fs: socket= is required", "--memory", "shared=on", "--fs", "tag=t");
+	ERR(-EINVAL, "--fs: socket= is required", "--memory", "shared=on", "--fs", "tag=t,socket=");
+	ERR(-ENOSYS, "--fs: num_queues=2 is not supported yet", "--memory", "shared=on", "--fs",
+	    "tag=t,socket=/s,num_queues=2");
+	ERR(-EINVAL, "--fs: num_queues must be 1 (got '0')", "--memory", "shared=on", "--fs",
+	    "tag=t,socket=/s,num_queues=0");
+	ERR(-EINVAL, "num_queues", "--memory", "shared=on", "--fs", "tag=t,socket=/s,num_queues=x");
+	ERR(-EINVAL, "--fs: queue_size must be a power of two", "--memory", "shared=on", "--fs",
+	    "tag=t,socket=/s,queue_size=1000");
+	ERR(-EINVAL, "--fs: tag 't' is already used by another --fs", "--memory", "shared=on",
+	    "--fs", "tag=t,socket=/a", "tag=t,socket=/b");
+	ERR(-EINVAL, "--fs: id 'd' is already used by a --disk", "--memory", "shared=on", "--disk",
+	    "path=/d,id=d", "--fs", "tag=t,socket=/a,id=d");
+	ERR(-EINVAL, "--disk: id 'f' is already used by a --fs", "--memory", "shared=on", "--fs",
+	    "tag=t,socket=/a,id=f", "--disk", "path=/d,id=f");
+	ERR(-EINVAL, "--fs: id '_fs0' is reserved", "--memory", "shared=on", "--fs",
+	    "tag=t,socket=/a,id=_fs0");
+	ERR(-EINVAL, "--fs: unknown key 'cache'", "--memory", "shared=on", "--fs",
+	    "tag=t,socket=/a,cache=auto");
+	ERR(-ENOSYS, "'pci_segment'", "--memory", "shared=on", "--fs", "tag=t,socket=/a,pci_segment=1");
+	ERR(-EINVAL, "--fs needs --memory shared=on", "--fs", "tag=t,socket=/a");
+	ERR(-EINVAL, "--fs: too many file systems (at most 8)", "--memory", "shared=on", "--fs",
+	    "tag=1,socket=/s", "tag=2,socket=/s", "tag=3,socket=/s", "tag=4,socket=/s",
+	    "tag=5,socket=/s", "tag=6,socket=/s", "tag=7,socket=/s", "tag=8,socket=/s",
+	    "tag=9,socket=/s");
+	ERR(-EINVAL, "--fs needs a value", "--fs");
+}
+
+static void test_vsock(void)
+{
+	struct vmm_config c;
+
+	BOTH(&c, "--vsock", "cid=3,socket=/run/vsock.sock", {
+		CHECK(c.vsock.enabled && c.vsock.cid == 3);
+		CHECK(streq(c.vsock.socket, "/run/vsock.sock") && !c.vsock.id);
+	});
+	BOTH(&c, "--vsock", "socket=/s,cid=4294967294,id=vsock0,iommu=off", {
+		CHECK(c.vsock.enabled && c.vsock.cid == 4294967294u && streq(c.vsock.id, "vsock0"));
+	});
+	if (OK(&c, "--vsock", "cid=3,socket=/s")) {
+		vmm_config_free(&c);
+		CHECK(!c.vsock.enabled && !c.vsock.socket);
+	}
+	ERR(-EINVAL, "--vsock: cid must be between 3 and 4294967294", "--vsock", "cid=2,socket=/s");
+	ERR(-EINVAL, "cid must be between", "--vsock", "cid=0,socket=/s");
+	ERR(-EINVAL, "cid must be between", "--vsock", "cid=4294967295,socket=/s");
+	ERR(-EINVAL, "cid must be between", "--vsock", "cid=99999999999,socket=/s");
+	ERR(-EINVAL, "--vsock: invalid cid 'x'", "--vsock", "cid=x,socket=/s");
+	ERR(-EINVAL, "invalid cid", "--vsock", "cid=-3,socket=/s");
+	ERR(-EINVAL, "--vsock: cid= is required", "--vsock", "socket=/s");
+	ERR(-EINVAL, "--vsock: socket= is required", "--vsock", "cid=3");
+	ERR(-EINVAL, "--vsock: socket= is required", "--vsock", "cid=3,socket=");
+	ERR(-ENOSYS, "--vsock: iommu=on", "--vsock", "cid=3,socket=/s,iommu=on");
+	ERR(-ENOSYS, "'pci_device_id'", "--vsock", "cid=3,socket=/s,pci_device_id=1");
+	ERR(-EINVAL, "--vsock: id 'x' is already used by a --net", "--net", "id=x", "--vsock",
+	    "cid=3,socket=/s,id=x");
+	ERR(-EINVAL, "--disk: id 'v' is already used by a --vsock", "--vsock",
+	    "cid=3,socket=/s,id=v", "--disk", "path=/d,id=v");
+	ERR(-EINVAL, "--vsock given more than once", "--vsock", "cid=3,socket=/s", "--vsock",
+	    "cid=4,socket=/t");
+	ERR(-EINVAL, "unknown key 'port'", "--vsock", "cid=3,socket=/s,port=1");
+}
+
+static void test_api_socket(void)
+{
+	struct vmm_config c;
+
+	/* With --kernel: the VM boots at once, and the API serves it. */
+	BOTH(&c, "--api-socket", "/run/api.sock", CHECK(streq(c.api_socket, "/run/api.sock")));
+	BOTH(&c, "--api-socket", "path=/run/api.sock", CHECK(streq(c.api_socket, "/run/api.sock")));
+	/* Without: the VM comes from vm.create, and only process options are allowed. */
+	if (OK_RAW(&c, "--api-socket", "/run/a.sock", "--log-file", "/l", "-vv")) {
+		CHECK(streq(c.api_socket, "/run/a.sock") && !c.kernel && c.verbosity == 2);
+		vmm_config_free(&c);
+		CHECK(!c.api_socket);
+	}
+	if (OK_RAW(&c, "--api-socket=path=/s")) {
+		CHECK(streq(c.api_socket, "/s"));
+		vmm_config_free(&c);
+	}
+	ERR_RAW(-EINVAL, "--disk needs --kernel", "--api-socket", "/s", "--disk", "path=/d");
+	ERR_RAW(-EINVAL, "--cpus needs --kernel", "--api-socket", "/s", "--cpus", "boot=2");
+	ERR_RAW(-EINVAL, "--cmdline needs --kernel", "--cmdline", "x", "--api-socket", "/s");
+	ERR_RAW(-EINVAL, "--vsock needs --kernel", "--api-socket", "/s", "--vsock",
+		"cid=3,socket=/v");
+	ERR(-EINVAL, "--api-socket: empty path", "--api-socket", "path=");
+	ERR(-EINVAL, "--api-socket: empty path", "--api-socket=");
+	ERR(-ENOSYS, "--api-socket: 'fd' is not supported yet", "--api-socket", "fd=3");
+	ERR(-EINVAL, "--api-socket: unknown key 'file'", "--api-socket", "file=/x");
+	ERR(-EINVAL, "--api-socket given more than once", "--api-socket", "/a", "--api-socket",
+	    "/b");
+	ERR(-EINVAL, "--api-socket needs a value", "--api-socket");
+}
+
 static void test_kv(void)
 {
 	static const struct kv_key keys[] = {
@@ -906,7 +1025,9 @@ static void test_usage(void)
 		"  3  ", "SIGTERM", "reboot",
 	};
 	/* Implemented options are no longer listed as unimplemented. */
-	static const char *const implemented[] = { " --disk", " --net", " --rng", " --console" };
+	static const char *const implemented[] = { " --disk",  " --net", " --rng",
+						   " --console", " --fs",  " --vsock",
+						   " --api-socket" };
 	const char *rest;
 	char *text = NULL;
 	size_t size = 0;
@@ -945,6 +1066,9 @@ int main(void)
 	test_nets();
 	test_net_errors();
 	test_rng();
+	test_fs();
+	test_vsock();
+	test_api_socket();
 	test_kv();
 	test_usage();
 	printf("cli-test: %d checks, %d failed\n", n_checks, n_failed);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli-devices.h"
+#include "config-check.h"
 #include "kv.h"
 
 /* What nacelle-vmm's main() returns; documented in --help. */
@@ -35,6 +36,11 @@ enum cli_option_flags {
 	CLI_MULTIPLE_VALUES = 1 << 2,
 	/* clap's num_args(0..=1): a bare "--rng" gets the value "". */
 	CLI_OPTIONAL_VALUE = 1 << 3,
+	/*
+	 * Part of the VM's config: meaningless without --kernel, as the VM then
+	 * comes whole from the REST API's vm.create.
+	 */
+	CLI_VM = 1 << 4,
 };
 
 struct cli_option {
@@ -85,13 +91,12 @@ static int cli_parse_log_file(struct vmm_config *cfg, const char *opt, const cha
 static int cli_parse_cmdline(struct vmm_config *cfg, const char *opt, const char *value,
 			     struct error *err)
 {
-	size_t len = strlen(value);
 	char *copy;
+	int r;
 
-	/* The boot protocol's buffer, terminating NUL included. */
-	if (len > VMM_MAX_CMDLINE - 1)
-		return error_set(err, -EINVAL, "%s: too long (%zu bytes; the limit is %d)", opt,
-				 len, VMM_MAX_CMDLINE - 1);
+	r = vmm_check_cmdline(opt, value, err);
+	if (r < 0)
+		return r;
 	copy = strdup(value);
 	if (!copy)
 		return error_set(err, -ENOMEM, "%s: out of memory", opt);
@@ -116,14 +121,17 @@ static int cli_parse_vcpu_count(const struct kv *kv, const char *key, uint32_t *
 				struct error *err)
 {
 	const char *v = kv_get(kv, key);
-	char echo[KV_ECHO_MAX];
 	uint64_t n;
+	int r;
 
 	if (!v)
 		return 0;
-	if (kv_parse_uint(v, VMM_MAX_VCPUS, &n) < 0 || n == 0)
-		return error_set(err, -EINVAL, "%s: %s must be between 1 and %d (got '%s')",
-				 kv->option, key, VMM_MAX_VCPUS, kv_echo(v, echo));
+	/* Junk reads as 0, which the check refuses with the same message. */
+	if (kv_parse_uint(v, UINT64_MAX, &n) < 0)
+		n = 0;
+	r = vmm_check_vcpu_count(kv->option, key, n, v, err);
+	if (r < 0)
+		return r;
 	*ret = (uint32_t)n;
 	return 0;
 }
@@ -154,12 +162,9 @@ static int cli_parse_cpus(struct vmm_config *cfg, const char *opt, const char *v
 
 	if (max == 0)
 		max = boot;
-	if (max < boot)
-		return error_set(err, -EINVAL, "%s: max (%u) must not be less than boot (%u)", opt,
-				 max, boot);
-	if (max != boot)
-		return error_set(err, -ENOSYS, "%s: cpu hotplug (max != boot) is not supported yet",
-				 opt);
+	r = vmm_check_vcpus(opt, boot, max, err);
+	if (r < 0)
+		return r;
 	cfg->boot_vcpus = boot;
 	cfg->max_vcpus = max;
 	return 0;
@@ -211,18 +216,7 @@ static int cli_parse_memory(struct vmm_config *cfg, const char *opt, const char 
 			      opt, kv_echo(v, echo));
 		goto free_kv;
 	}
-	if (size < VMM_MIN_MEMORY || size > VMM_MAX_MEMORY) {
-		r = error_set(err, -EINVAL, "%s: size '%s' is out of range (must be %" PRIu64
-			      "M to %" PRIu64 "G)", opt, kv_echo(v, echo),
-			      VMM_MIN_MEMORY / MiB, VMM_MAX_MEMORY / GiB);
-		goto free_kv;
-	}
-	/* Guest RAM is mapped in pages; rounding silently would hide a typo. */
-	if (!IS_ALIGNED(size, 4 * KiB)) {
-		r = error_set(err, -EINVAL, "%s: size '%s' is not a multiple of 4K", opt,
-			      kv_echo(v, echo));
-		goto free_kv;
-	}
+	r = vmm_check_memory_size(opt, size, v, err);
 free_kv:
 	kv_free(&kv);
 	if (r < 0)
@@ -316,10 +310,10 @@ static int cli_parse_serial(struct vmm_config *cfg, const char *opt, const char 
 	r = cli_parse_output(opt, value, serial_keys, ARRAY_SIZE(serial_keys), &out, err);
 	if (r < 0)
 		return r;
-	if (out.mode == VMM_OUTPUT_PTY || out.mode == VMM_OUTPUT_SOCKET) {
+	r = vmm_check_serial_mode(opt, out.mode, err);
+	if (r < 0) {
 		free(out.file);
-		return error_set(err, -ENOSYS, "%s: %s is not supported yet", opt,
-				 out.mode == VMM_OUTPUT_PTY ? "pty" : "socket");
+		return r;
 	}
 	cli_set_output(&cfg->serial, &out);
 	return 0;
@@ -344,12 +338,40 @@ static int cli_parse_console(struct vmm_config *cfg, const char *opt, const char
 	r = cli_parse_output(opt, value, console_keys, ARRAY_SIZE(console_keys), &out, err);
 	if (r < 0)
 		return r;
-	if (out.mode == VMM_OUTPUT_SOCKET) {
+	r = vmm_check_console_mode(opt, out.mode, err);
+	if (r < 0) {
 		free(out.file);
-		return error_set(err, -ENOSYS, "%s: socket is not supported yet", opt);
+		return r;
 	}
 	cli_set_output(&cfg->console, &out);
 	return 0;
+}
+
+/* cloud-hypervisor's --api-socket: "path=PATH", "fd=N", or a bare path. */
+static const struct kv_key api_socket_keys[] = {
+	{ "path", 0 },
+	{ "fd", KV_UNSUPPORTED },
+};
+
+static int cli_parse_api_socket(struct vmm_config *cfg, const char *opt, const char *value,
+				struct error *err)
+{
+	const char *path = value;
+	struct kv kv = { 0 };
+	int r;
+
+	/* A bare value is the path, as cloud-hypervisor takes it. */
+	if (strchr(value, '=')) {
+		r = kv_parse(opt, value, api_socket_keys, ARRAY_SIZE(api_socket_keys), &kv, err);
+		if (r < 0)
+			return r;
+		path = kv_get(&kv, "path");
+		if (!path)
+			path = "";
+	}
+	r = cli_set_path(&cfg->api_socket, opt, path, err);
+	kv_free(&kv);
+	return r;
 }
 
 static int cli_parse_verbose(struct vmm_config *cfg, const char *opt, const char *value,
@@ -375,41 +397,49 @@ static int cli_parse_version(struct vmm_config *cfg, const char *opt, const char
 
 /* Implemented options first (alphabetical, as cloud-hypervisor's --help), then the rest. */
 static const struct cli_option cli_options[] = {
-	{ "--cmdline", 0, "<cmdline>", 0, cli_parse_cmdline, "Kernel command line", NULL },
-	{ "--console", 0, "<console>", 0, cli_parse_console,
+	{ "--api-socket", 0, "<api-socket>", 0, cli_parse_api_socket,
+	  "HTTP API socket (UNIX domain socket): path=</path/to/a/file> or a bare path. Without --kernel, the VM is created through the API (vm.create)",
+	  NULL },
+	{ "--cmdline", 0, "<cmdline>", CLI_VM, cli_parse_cmdline, "Kernel command line", NULL },
+	{ "--console", 0, "<console>", CLI_VM, cli_parse_console,
 	  "Control (virtio) console: off|null|pty|tty|file=</path/to/a/file> (cloud-hypervisor's default is tty; nacelle's is off so that it never competes with --serial tty)",
 	  "off" },
-	{ "--cpus", 0, "<cpus>", 0, cli_parse_cpus,
+	{ "--cpus", 0, "<cpus>", CLI_VM, cli_parse_cpus,
 	  "boot=<boot_vcpus>,max=<max_vcpus> (max must equal boot: no CPU hotplug yet)",
 	  "boot=1" },
-	{ "--disk", 0, "<disk>...", CLI_REPEATABLE | CLI_MULTIPLE_VALUES, cli_parse_disk,
+	{ "--disk", 0, "<disk>...", CLI_REPEATABLE | CLI_MULTIPLE_VALUES | CLI_VM, cli_parse_disk,
 	  "Disk parameters \"path=<disk_image_path>,readonly=on|off,direct=on|off,num_queues=<number_of_queues>,queue_size=<size_of_each_queue>,id=<device_id>,serial=<serial_number>\" (up to 16 disks; num_queues 1-16, default 1; queue_size a power of two up to 32768, default 128; serial up to 20 bytes)",
 	  NULL },
+	{ "--fs", 0, "<fs>...", CLI_REPEATABLE | CLI_MULTIPLE_VALUES | CLI_VM, cli_parse_fs,
+	  "virtio-fs parameters \"tag=<tag_name>,socket=<socket_path>,num_queues=<number_of_queues>,queue_size=<size_of_each_queue>,id=<device_id>\" (a vhost-user backend such as virtiofsd; up to 8; tag up to 36 bytes; num_queues 1; queue_size a power of two, default 1024; needs --memory shared=on)",
+	  NULL },
 	{ "--help", 'h', NULL, CLI_REPEATABLE | CLI_STOPS, cli_parse_help, "Print help", NULL },
-	{ "--initramfs", 0, "<initramfs>", 0, cli_parse_initramfs, "Path to initramfs image",
+	{ "--initramfs", 0, "<initramfs>", CLI_VM, cli_parse_initramfs, "Path to initramfs image",
 	  NULL },
 	{ "--kernel", 0, "<kernel>", 0, cli_parse_kernel,
 	  "Path to kernel to load: a vmlinux with a PVH entry point, or a bzImage", NULL },
 	{ "--log-file", 0, "<log-file>", 0, cli_parse_log_file,
 	  "Log file. Standard error is used if not specified", NULL },
-	{ "--memory", 0, "<memory>", 0, cli_parse_memory,
+	{ "--memory", 0, "<memory>", CLI_VM, cli_parse_memory,
 	  "Memory parameters \"size=<guest_memory_size>,shared=on|off\" (32M to 1024G, a multiple of 4K)",
 	  "size=512M" },
-	{ "--net", 0, "<net>...", CLI_REPEATABLE | CLI_MULTIPLE_VALUES, cli_parse_net,
+	{ "--net", 0, "<net>...", CLI_REPEATABLE | CLI_MULTIPLE_VALUES | CLI_VM, cli_parse_net,
 	  "Network parameters \"tap=<if_name>,ip=<ip_addr>,mask=<net_mask>,mac=<mac_addr>,num_queues=<number_of_queues>,queue_size=<size_of_each_queue>,id=<device_id>\" (up to 8; tap: the kernel names one if absent; mac: random if absent; ip: the host side gets no address if absent, mask defaults to 255.255.255.0; num_queues even, 2-16, default 2; queue_size a power of two up to 32768, default 256)",
 	  NULL },
-	{ "--rng", 0, "[<rng>]", CLI_OPTIONAL_VALUE, cli_parse_rng,
+	{ "--rng", 0, "[<rng>]", CLI_OPTIONAL_VALUE | CLI_VM, cli_parse_rng,
 	  "Random number generator parameters \"src=<entropy_source_path>\" (no rng device unless given; a bare --rng uses src=/dev/urandom)",
 	  NULL },
-	{ "--serial", 0, "<serial>", 0, cli_parse_serial,
+	{ "--serial", 0, "<serial>", CLI_VM, cli_parse_serial,
 	  "Control serial port: off|null|tty|file=</path/to/a/file>", "null" },
 	{ NULL, 'v', NULL, CLI_REPEATABLE, cli_parse_verbose,
 	  "Sets the level of debugging output (-v, -vv, -vvv)", NULL },
 	{ "--version", 'V', NULL, CLI_REPEATABLE | CLI_STOPS, cli_parse_version, "Print version",
 	  NULL },
+	{ "--vsock", 0, "<vsock>", CLI_VM, cli_parse_vsock,
+	  "Virtio VSOCK parameters \"cid=<context_id>,socket=<socket_path>,id=<device_id>\" (hybrid vsock: cid 3 to 4294967294; guest connections to port P go to <socket_path>_P)",
+	  NULL },
 
 	/* cloud-hypervisor options nacelle does not implement yet. */
-	{ "--api-socket", 0, "<api-socket>", 0, NULL, NULL, NULL },
 	{ "--balloon", 0, "<balloon>", 0, NULL, NULL, NULL },
 	{ "--dbus-object-path", 0, "<dbus-object-path>", 0, NULL, NULL, NULL },
 	{ "--dbus-service-name", 0, "<dbus-service-name>", 0, NULL, NULL, NULL },
@@ -418,7 +448,6 @@ static const struct cli_option cli_options[] = {
 	{ "--device", 0, "<device>", 0, NULL, NULL, NULL },
 	{ "--event-monitor", 0, "<event-monitor>", 0, NULL, NULL, NULL },
 	{ "--firmware", 0, "<firmware>", 0, NULL, NULL, NULL },
-	{ "--fs", 0, "<fs>", 0, NULL, NULL, NULL },
 	{ "--fw-cfg-config", 0, "<fw-cfg-config>", 0, NULL, NULL, NULL },
 	{ "--gdb", 0, "<gdb>", 0, NULL, NULL, NULL },
 	{ "--generic-vhost-user", 0, "<generic-vhost-user>", 0, NULL, NULL, NULL },
@@ -442,7 +471,6 @@ static const struct cli_option cli_options[] = {
 	{ "--tpm", 0, "<tpm>", 0, NULL, NULL, NULL },
 	{ "--user-device", 0, "<user-device>", 0, NULL, NULL, NULL },
 	{ "--vdpa", 0, "<vdpa>", 0, NULL, NULL, NULL },
-	{ "--vsock", 0, "<vsock>", 0, NULL, NULL, NULL },
 	{ "--watchdog", 0, NULL, 0, NULL, NULL, NULL },
 };
 
@@ -515,20 +543,24 @@ static int cli_apply(const struct cli_option *opt, const char *display, const ch
 }
 
 /* Checks across options, once all are read. */
-static int cli_validate(const struct vmm_config *cfg, struct error *err)
+static int cli_validate(const struct vmm_config *cfg, const bool *seen, struct error *err)
 {
 	/*
-	 * Without a payload there is nothing to boot. Once --api-socket exists, a
-	 * VMM started with it and no --kernel waits for vm.create instead (as
-	 * cloud-hypervisor does), so this becomes: kernel || api_socket.
+	 * Without a payload there is nothing to boot, unless the VM is to come
+	 * from the REST API's vm.create (as cloud-hypervisor does). The VM's
+	 * options then have nowhere to go: say so rather than drop them.
 	 */
-	if (!cfg->kernel)
-		return error_set(err, -EINVAL, "--kernel is required");
-	/* Both would read the same keystrokes; cloud-hypervisor refuses it too. */
-	if (cfg->serial.mode == VMM_OUTPUT_TTY && cfg->console.mode == VMM_OUTPUT_TTY)
+	if (!cfg->kernel && !cfg->api_socket)
 		return error_set(err, -EINVAL,
-				 "--serial tty and --console tty cannot share the terminal; set one of them to another mode");
-	return 0;
+				 "--kernel is required (or --api-socket, to create the VM through the REST API)");
+	if (!cfg->kernel) {
+		for (size_t i = 0; i < ARRAY_SIZE(cli_options); i++)
+			if (seen[i] && (cli_options[i].flags & CLI_VM))
+				return error_set(err, -EINVAL,
+						 "%s needs --kernel (without one, the VM comes whole from the REST API's vm.create)",
+						 cli_options[i].name);
+	}
+	return vmm_check_config(cfg, VMM_SOURCE_CLI, err);
 }
 
 int vmm_cli_parse(int argc, char *const argv[], struct vmm_config *cfg, struct error *err)
@@ -583,7 +615,7 @@ int vmm_cli_parse(int argc, char *const argv[], struct vmm_config *cfg, struct e
 			break;
 	}
 	if (r >= 0 && !new.show_help && !new.show_version)
-		r = cli_validate(&new, err);
+		r = cli_validate(&new, seen, err);
 	if (r < 0) {
 		vmm_config_free(&new);
 		return r;
@@ -615,7 +647,8 @@ void vmm_cli_usage(FILE *out)
 			width = MAX(width, cli_format_left(&cli_options[i], left, sizeof(left)));
 
 	fprintf(out, "Launch a nacelle VMM (command-line compatible with cloud-hypervisor).\n\n"
-		     "Usage: nacelle-vmm --kernel <kernel> [OPTIONS]\n\n"
+		     "Usage: nacelle-vmm --kernel <kernel> [OPTIONS]\n"
+		     "       nacelle-vmm --api-socket <api-socket> [--log-file <log-file>] [-v]...\n\n"
 		     "Options:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(cli_options); i++) {
 		const struct cli_option *opt = &cli_options[i];

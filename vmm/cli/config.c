@@ -37,10 +37,23 @@ static void vmm_net_config_free(struct vmm_net_config *net)
 	free(net->id);
 }
 
+static void vmm_fs_config_free(struct vmm_fs_config *fs)
+{
+	free(fs->tag);
+	free(fs->socket);
+	free(fs->id);
+}
+
 void vmm_config_free(struct vmm_config *cfg)
 {
 	if (!cfg)
 		return;
+	for (unsigned int i = 0; i < cfg->nr_fs; i++)
+		vmm_fs_config_free(&cfg->fs[i]);
+	free(cfg->fs);
+	free(cfg->vsock.socket);
+	free(cfg->vsock.id);
+	free(cfg->api_socket);
 	for (unsigned int i = 0; i < cfg->nr_disks; i++)
 		vmm_disk_config_free(&cfg->disks[i]);
 	free(cfg->disks);

@@ -97,6 +97,25 @@ struct vmm_rng_config {
 	char *src; /* when enabled: VMM_DEFAULT_RNG_SRC unless src=; else NULL */
 };
 
+/* --fs tag=TAG,socket=PATH[,num_queues=1][,queue_size=N][,id=ID] (vhost-user virtio-fs) */
+#define VMM_MAX_FS 8
+#define VMM_DEFAULT_FS_QUEUE_SIZE 1024
+struct vmm_fs_config {
+	char *tag;	      /* at most 36 bytes (virtio_fs_config.tag) */
+	char *socket;	      /* virtiofsd's vhost-user socket */
+	uint16_t num_queues;  /* request queues; 1 (Debian's virtiofsd serves one) */
+	uint16_t queue_size;
+	char *id;
+};
+
+/* --vsock cid=N,socket=PATH[,id=ID] (hybrid vsock, one device) */
+struct vmm_vsock_config {
+	bool enabled;
+	uint64_t cid;	      /* >= 3 */
+	char *socket;	      /* host Unix socket; guest->host port P goes to "<socket>_P" */
+	char *id;
+};
+
 struct vmm_config {
 	/* payload */
 	char *kernel;
@@ -118,6 +137,11 @@ struct vmm_config {
 	struct vmm_net_config *nets;
 	unsigned int nr_nets; /* <= VMM_MAX_NETS */
 	struct vmm_rng_config rng;
+	struct vmm_fs_config *fs;
+	unsigned int nr_fs;
+	struct vmm_vsock_config vsock;
+	/* --api-socket path=PATH or --api-socket PATH */
+	char *api_socket;
 	/* process */
 	char *log_file;
 	int verbosity; /* number of -v */
