@@ -8,8 +8,10 @@
 #include "common/log.h"
 #include "devices/virtio-blk.h"
 #include "devices/virtio-console.h"
+#include "devices/virtio-fs.h"
 #include "devices/virtio-net.h"
 #include "devices/virtio-rng.h"
+#include "devices/virtio-vsock.h"
 #include "pci-devices.h"
 
 int vmm_reopen_nonblocking(int fd, int flags)
@@ -91,6 +93,51 @@ static int add_rng(struct vmm_pci *pci, const struct vmm_config *cfg,
 	return r;
 }
 
+/* virtio-fs through a running vhost-user backend (virtiofsd) per --fs. */
+static int add_fs(struct vmm_pci *pci, const struct vmm_config *cfg, const struct guest_mem *mem,
+		  struct error *err)
+{
+	for (unsigned int i = 0; i < cfg->nr_fs; i++) {
+		const struct vmm_fs_config *f = &cfg->fs[i];
+		struct virtio_fs_config fc = {
+			.tag = f->tag,
+			.socket_path = f->socket,
+			.num_queues = f->num_queues,
+			.queue_size = f->queue_size,
+			.id = f->id,
+		};
+		struct virtio_dev *vdev;
+		int r;
+
+		r = virtio_fs_create(&fc, mem, &vdev, err);
+		if (r >= 0)
+			r = vmm_pci_add_virtio_take(pci, vdev, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* One hybrid vsock device: the shim's channel to the agent. */
+static int add_vsock(struct vmm_pci *pci, const struct vmm_config *cfg,
+		     const struct guest_mem *mem, struct error *err)
+{
+	struct virtio_vsock_config vc = {
+		.guest_cid = cfg->vsock.cid,
+		.socket_path = cfg->vsock.socket,
+		.id = cfg->vsock.id,
+	};
+	struct virtio_dev *vdev;
+	int r;
+
+	if (!cfg->vsock.enabled)
+		return 0;
+	r = virtio_vsock_create(&vc, mem, &vdev, err);
+	if (r >= 0)
+		r = vmm_pci_add_virtio_take(pci, vdev, err);
+	return r;
+}
+
 /* Where hvc0 goes, as cloud-hypervisor's --console modes. */
 static int open_console_fds(const struct vmm_output *out, struct vmm_console_fds *fds,
 			    struct error *err)
@@ -159,6 +206,12 @@ int vmm_virtio_devices_create(struct vmm_pci *pci, const struct vmm_config *cfg,
 	if (r < 0)
 		return r;
 	r = add_rng(pci, cfg, mem, err);
+	if (r < 0)
+		return r;
+	r = add_fs(pci, cfg, mem, err);
+	if (r < 0)
+		return r;
+	r = add_vsock(pci, cfg, mem, err);
 	if (r < 0)
 		return r;
 	return add_console(pci, cfg, mem, console, err);

@@ -15,6 +15,7 @@
 #include "devices/rtc.h"
 #include "devices/serial.h"
 #include "hv/hv.h"
+#include "counters.h"
 #include "pci-devices.h"
 #include "vcpu.h"
 #include "virtio-devices.h"
@@ -45,6 +46,7 @@ struct vm {
 	struct irq_line serial_irq;
 	struct rtc *rtc;
 	struct power_dev *power;
+	int ged_fd; /* eventfd bound to POWER_GED_GSI: the ACPI power button */
 
 	struct vmm_pci pci;
 	bool pci_ready;
@@ -349,6 +351,25 @@ static int vm_setup_legacy_devices(struct vm *vm, struct error *err)
 			       I8042_PORT_LEN);
 	if (r < 0)
 		return error_set(err, r, "cannot create the ACPI power device");
+	vm->ged_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->ged_fd < 0)
+		return error_set(err, -errno, "power button: eventfd: %s", strerror(errno));
+	r = hv_vm_irqfd_assign(vm->hv_vm, vm->ged_fd, POWER_GED_GSI);
+	if (r < 0) {
+		close(vm->ged_fd);
+		vm->ged_fd = -1;
+		return error_set(err, r, "power button: cannot bind GSI %d", POWER_GED_GSI);
+	}
+	return 0;
+}
+
+int vm_power_button(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	/* An edge on the GED's GSI: its _EVT notifies the power button. */
+	if (write(vm->ged_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
 	return 0;
 }
 
@@ -424,6 +445,7 @@ int vm_create(const struct vmm_config *cfg, struct vm **ret, struct error *err)
 	vm->initramfs_fd = -1;
 	vm->console.out_fd = -1;
 	vm->console.in_fd = -1;
+	vm->ged_fd = -1;
 	guest_mem_init(&vm->mem, cfg->memory_shared);
 	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_fd < 0) {
@@ -512,6 +534,53 @@ int vm_boot(struct vm *vm, struct error *err)
 	return 0;
 }
 
+int vm_pause(struct vm *vm)
+{
+	int r;
+
+	for (uint32_t i = 0; i < vm->nr_vcpus_made; i++) {
+		r = vcpu_pause(&vm->vcpus[i]);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned int i = 0; vm->pci_ready && i < vm->pci.nr_devs; i++)
+		virtio_dev_pause(vm->pci.devs[i].vdev);
+	return 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int r;
+
+	/* Devices first: a resumed vCPU may kick a queue at once. */
+	for (unsigned int i = 0; vm->pci_ready && i < vm->pci.nr_devs; i++) {
+		r = virtio_dev_resume(vm->pci.devs[i].vdev);
+		if (r < 0)
+			return r;
+	}
+	for (uint32_t i = 0; i < vm->nr_vcpus_made; i++) {
+		r = vcpu_resume(&vm->vcpus[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vm_counters(struct vm *vm, struct vmm_counter **ret, unsigned int *ret_n)
+{
+	struct virtio_dev *devs[VMM_PCI_MAX_DEVICES];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; vm->pci_ready && i < vm->pci.nr_devs; i++)
+		devs[n++] = vm->pci.devs[i].vdev;
+	return vmm_counters_collect(devs, n, ret, ret_n);
+}
+
+uint64_t vm_memory_size(const struct vm *vm)
+{
+	return guest_mem_total(&vm->mem);
+}
+
 void vm_stop(struct vm *vm)
 {
 	for (uint32_t i = 0; i < vm->nr_vcpus_made; i++)
@@ -544,6 +613,11 @@ void vm_destroy(struct vm *vm)
 	}
 	if (vm->serial_out_fd >= 0)
 		close(vm->serial_out_fd);
+	if (vm->ged_fd >= 0) {
+		if (hv_vm_irqfd_deassign(vm->hv_vm, vm->ged_fd, POWER_GED_GSI) < 0)
+			log_debug("vm: power button irqfd was not bound");
+		close(vm->ged_fd);
+	}
 	hv_vm_destroy(vm->hv_vm);
 	hv_close(vm->hv);
 	guest_mem_destroy(&vm->mem);

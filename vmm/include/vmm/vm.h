@@ -47,6 +47,17 @@ enum vm_exit_reason vm_exit_reason(const struct vm *vm);
 /* eventfd that becomes readable once a stop request was posted. */
 int vm_exit_fd(const struct vm *vm);
 
+/* Pause every vCPU at a safe point, then quiesce every device. */
+int vm_pause(struct vm *vm) _wur_;
+int vm_resume(struct vm *vm) _wur_;
+/* vm.counters; *ret malloc'd, valid while the VM exists. */
+struct vmm_counter;
+int vm_counters(struct vm *vm, struct vmm_counter **ret, unsigned int *ret_n) _wur_;
+/* Press the ACPI power button (the guest decides what to do). */
+int vm_power_button(struct vm *vm) _wur_;
+/* Guest RAM in bytes (VmInfo memory_actual_size). */
+uint64_t vm_memory_size(const struct vm *vm);
+
 /* Serial console plumbing for the event loop. */
 struct serial *vm_serial(struct vm *vm);
 const struct guest_mem *vm_guest_mem(const struct vm *vm);
