@@ -142,18 +142,13 @@ void console_tx_process(struct virtio_console *c)
 				more = true;
 				break;
 			}
-			r = virtq_pop(vq, &c->tx_chain);
+			r = virtq_pop_armed(vq, &c->tx_chain);
 			if (r < 0) {
 				virtio_dev_set_needs_reset(vdev, "malformed transmitq chain");
 				break;
 			}
-			if (r == 0) {
-				if (virtq_enable_notify(vq)) {
-					virtq_disable_notify(vq);
-					continue;
-				}
+			if (r == 0)
 				break;
-			}
 			if (c->tx_chain.nr_in > 0) {
 				/* 5.3.6.1: transmit buffers are device-readable only. */
 				vq->broken = true;
@@ -218,14 +213,12 @@ void console_rx_process(struct virtio_console *c, uint32_t events)
 				break;
 			}
 			virtq_disable_notify(vq);
-			r = virtq_pop(vq, &c->rx_chain);
+			r = virtq_pop_armed(vq, &c->rx_chain);
 			if (r < 0) {
 				virtio_dev_set_needs_reset(vdev, "malformed receiveq chain");
 				break;
 			}
 			if (r == 0) {
-				if (virtq_enable_notify(vq))
-					continue;
 				/* No buffers: stop polling in_fd until the guest kicks receiveq. */
 				c->rx_want = false;
 				console_update_watches(c);

@@ -138,18 +138,13 @@ static void rng_process(struct virtio_rng *rng)
 				more = true;
 				break;
 			}
-			r = virtq_pop(vq, &rng->chain);
+			r = virtq_pop_armed(vq, &rng->chain);
 			if (r < 0) {
 				virtio_dev_set_needs_reset(vdev, "malformed request chain");
 				break;
 			}
-			if (r == 0) {
-				if (virtq_enable_notify(vq)) {
-					virtq_disable_notify(vq);
-					continue;
-				}
+			if (r == 0)
 				break;
-			}
 			if (rng->chain.nr_out > 0) {
 				/* 5.4.6.1: requests are device-writable only. */
 				vq->broken = true;

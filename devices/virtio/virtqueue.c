@@ -424,3 +424,16 @@ size_t virtq_chain_write(const struct virtq_chain *chain, uint64_t offset, const
 
 	return iov_copy(chain->iov + first, n, offset, (void *)buf, len, true);
 }
+
+int virtq_pop_armed(struct virtqueue *vq, struct virtq_chain *chain)
+{
+	int r;
+
+	for (;;) {
+		r = virtq_pop(vq, chain);
+		if (r != 0 || !virtq_enable_notify(vq))
+			return r;
+		/* more arrived while re-arming: keep notifications off and pop */
+		virtq_disable_notify(vq);
+	}
+}

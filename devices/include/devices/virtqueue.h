@@ -84,6 +84,13 @@ int virtq_activate(struct virtqueue *vq, const struct guest_mem *mem, bool event
  */
 int virtq_pop(struct virtqueue *vq, struct virtq_chain *chain) _wur_;
 /*
+ * virtq_pop() for a device's processing loop: when the ring is empty,
+ * re-arm guest notifications and look once more, since buffers may have
+ * raced in meanwhile. 0 then means empty and armed: the next buffer will
+ * kick. Call virtq_disable_notify() before the loop.
+ */
+int virtq_pop_armed(struct virtqueue *vq, struct virtq_chain *chain) _wur_;
+/*
  * Return a chain: `written` is how many bytes the device wrote into its
  * writable buffers. -EIO if the queue is broken or the used ring is not
  * writable.
