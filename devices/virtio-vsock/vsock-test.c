@@ -809,6 +809,115 @@ out:
 }
 
 /*
+ * The end of a stream exactly as a Linux guest (6.1, vmw_vsock_virtio_transport)
+ * drives it, in both directions, as vsocktool does in the integration test:
+ * shutdown(SHUT_WR) sends SHUTDOWN(SEND); close() sends SHUTDOWN(RCV|SEND)
+ * (the peer only shut its sending side) and then waits up to 8 s for the
+ * peer's RST, sending its own RST only if none came. Every byte must reach
+ * the host before its EOF, data before our SHUTDOWN, and our RST must follow
+ * the guest's SHUTDOWN(RCV|SEND) only once the host has taken every byte.
+ */
+static void guest_send_pat(struct gconn *gc, uint64_t total, uint32_t seed, uint64_t *sent)
+{
+	static uint8_t payload[64 * 1024];
+
+	while (*sent < total) {
+		uint32_t credit = gc_credit(gc);
+		uint32_t n = (uint32_t)MIN(MIN((uint64_t)sizeof(payload), total - *sent),
+					   (uint64_t)credit);
+
+		if (n == 0)
+			return;
+		for (uint32_t k = 0; k < n; k++)
+			payload[k] = pat(seed, *sent + k);
+		gc_send(gc, VIRTIO_VSOCK_OP_RW, 0, payload, n, (unsigned int)(*sent % 4));
+		*sent += n;
+	}
+}
+
+static void test_linux_close_sequence(void)
+{
+	char path[128];
+	struct gconn *gc;
+	uint64_t sent = 0, off = 0, active = counters().conns_active;
+	bool bad = false;
+	int fd, lfd;
+
+	/* host -> guest: the host client sends and half-closes */
+	fd = host_connect(1240, 41, &gc);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	xfer_host_to_guest(fd, gc, 300 * 1024 + 9);
+	CHECK(shutdown(fd, SHUT_WR) == 0);
+	CHECK(GUEST_WAIT(gc->shut_flags & VIRTIO_VSOCK_SHUTDOWN_SEND, WAIT_MS));
+	CHECK_EQ(gc->shut_flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	CHECK_EQ(gc->rx_bytes, 300 * 1024 + 9);
+	/* Linux acknowledges what it read (its reader drained the socket) */
+	gc_send(gc, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0, 0);
+	/* the guest answers with its whole credit while the host does not read:
+	 * part of it waits in the device's buffer when close() comes */
+	guest_send_pat(gc, VSOCK_CONN_BUF_SIZE, 42, &sent);
+	CHECK_EQ(sent, VSOCK_CONN_BUF_SIZE);
+	gc_send(gc, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_BOTH, NULL, 0, 0);
+	guest_poll(20);
+	/* the host reads every byte, then EOF */
+	for (uint64_t end = now_ms() + WAIT_MS; off < sent && now_ms() < end;) {
+		host_drain(fd, 42, &off, &bad);
+		guest_poll(1);
+	}
+	CHECK_EQ(off, sent);
+	CHECK(!bad);
+	CHECK(wait_eof(fd, WAIT_MS));
+	/* and the guest gets its RST: its close() completes without the 8 s timeout */
+	CHECK(GUEST_WAIT(gc->got_rst, WAIT_MS));
+	close(fd);
+	gc_free(gc);
+
+	/* guest -> host: the guest connects, sends, half-closes */
+	listen_path(path, sizeof(path), 1061);
+	lfd = unix_listen(path);
+	gc = guest_connect(5100, 1061, 43);
+	CHECK(gc->got_response && !gc->got_rst);
+	fd = accept_wait(lfd);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		char ch;
+
+		xfer_guest_to_host(fd, gc, 300 * 1024 + 11, 44);
+		gc_send(gc, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, NULL, 0, 0);
+		CHECK_EQ(recv(fd, &ch, 1, 0), 0); /* EOF for the host listener */
+		/* the host answers and closes */
+		xfer_host_to_guest(fd, gc, 280 * 1024 + 13);
+		close(fd);
+		CHECK(GUEST_WAIT(gc->shut_flags & VIRTIO_VSOCK_SHUTDOWN_SEND, WAIT_MS));
+		CHECK_EQ(gc->rx_bytes, 280 * 1024 + 13);
+		CHECK(!gc->got_rst);
+		/* the guest reads EOF and closes: credit update, SHUTDOWN(RCV|SEND) */
+		gc_send(gc, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0, 0);
+		gc_send(gc, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_BOTH, NULL, 0, 0);
+		CHECK(GUEST_WAIT(gc->got_rst, WAIT_MS));
+		/* a late RST of Linux's (its close timeout) is not answered */
+		{
+			struct virtio_vsock_hdr h;
+			unsigned int before = G.nother;
+
+			hdr_le(&h, GUEST_CID, VIRTIO_VSOCK_HOST_CID, 5100, 1061,
+			       VIRTIO_VSOCK_OP_RST, 0, 0, G_BUF_ALLOC, gc->fwd_cnt);
+			guest_send_raw(&h, NULL, 0, 0);
+			guest_poll(20);
+			CHECK_EQ(G.nother, before);
+		}
+	}
+	gc_free(gc);
+	for (uint64_t end = now_ms() + WAIT_MS; counters().conns_active > active && now_ms() < end;)
+		guest_poll(1);
+	CHECK_EQ(counters().conns_active, active);
+	close(lfd);
+	unlink(path);
+}
+
+/*
  * Credit: a host peer that does not read. The guest may send exactly its
  * credit and no more; meanwhile another connection keeps flowing both ways;
  * then the guest oversteps and loses (only) that connection.
@@ -1220,6 +1329,7 @@ int main(void)
 	test_connect_line_variants();
 	test_no_guest_listener();
 	test_guest_to_host();
+	test_linux_close_sequence();
 	test_credit();
 	test_malformed();
 	test_handshake_limits();
