@@ -160,7 +160,13 @@ static void fs_fail_requests(void *opaque, uint32_t events)
 	int r;
 
 	virtio_eventfd_drain(vdev->kick_fds[q->index]);
-	while ((r = virtq_pop(vq, &chain)) > 0) {
+	/*
+	 * Armed pops: the driver only kicks when we ask it to (avail_event with
+	 * EVENT_IDX, else used->flags). The dead back-end left both where it
+	 * last put them, so without re-arming the guest would kick once more at
+	 * most and its next request would wait for ever.
+	 */
+	while ((r = virtq_pop_armed(vq, &chain)) > 0) {
 		uint64_t unique = 0;
 		uint32_t written = 0;
 

@@ -11,6 +11,7 @@
  * of the same size at the same address (the ring layout is just offsets).
  */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -89,6 +90,58 @@ static int harness_init_shared(struct vq_harness *h)
 static void make_tmpdir(char *dir)
 {
 	CHECK(mkdtemp(dir) != NULL);
+}
+
+/* virtio 1.x 2.7.10: must the driver kick after moving avail->idx from old to new_idx? */
+static bool driver_must_kick(uint16_t avail_event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - avail_event - 1) < (uint16_t)(new_idx - old);
+}
+
+/*
+ * Once the back-end is gone, post one FUSE request on the request queue as
+ * the guest's driver (EVENT_IDX) does: kick only when the device asked for
+ * it through avail_event. The device must answer it with EIO; a device that
+ * does not re-arm avail_event gets no kick and the request hangs, as the
+ * guest's second request after virtiofsd died did.
+ */
+static int fuse_request_after_loss(struct vq_harness *h, struct virtio_dev *vdev,
+				   uint64_t unique)
+{
+	struct fuse_in_header in = { .len = sizeof(in), .opcode = FUSE_GETATTR,
+				     .unique = unique, .nodeid = FUSE_ROOT_ID };
+	struct vqh_buf bufs[2] = {
+		{ .len = sizeof(in), .writable = false, .data = &in },
+		{ .len = 4096, .writable = true },
+	};
+	struct vqh_queue *q = &h->q[1];
+	uint16_t old = q->avail_idx, avail_event, head;
+	struct fuse_out_header out;
+	uint32_t id, len;
+	uint64_t one = 1;
+
+	head = vqh_add_chain(h, 1, bufs, 2);
+	vqh_set_used_event(h, 1, q->used_seen);
+	vqh_publish(h, 1, head);
+	/* our avail->idx before the device's avail_event: the driver's fence */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	memcpy(&avail_event, vqh_ptr(h, q->used_gpa + 4 + 8 * (uint64_t)q->qsize),
+	       sizeof(avail_event));
+	if (driver_must_kick(le16toh(avail_event), q->avail_idx, old) &&
+	    write(vdev->kick_fds[1], &one, sizeof(one)) != sizeof(one))
+		return -errno;
+	for (int i = 0; i < WAIT_MAX_STEPS; i++) {
+		if (vqh_pop_used(h, 1, &id, &len) == 1) {
+			if (id != head || len != sizeof(out))
+				return -EPROTO;
+			memcpy(&out, vqh_ptr(h, bufs[1].gpa), sizeof(out));
+			if (out.len != sizeof(out) || out.error != -EIO || out.unique != unique)
+				return -EPROTO;
+			return 0;
+		}
+		sleep_step();
+	}
+	return -ETIMEDOUT;
 }
 
 /* Creation errors ---------------------------------------------------------- */
@@ -326,6 +379,9 @@ static void test_fake_backend(void)
 	CHECK_EQ(h.config_signals, cfg_signals + 1);
 	CHECK(virtio_fs_get_counters(vdev, &c) == 0);
 	CHECK_EQ(c.backend_disconnects, 1);
+	/* the device answers the guest's requests with EIO, each of them */
+	for (uint64_t unique = 10; unique < 13; unique++)
+		CHECK_EQ(fuse_request_after_loss(&h, vdev, unique), 0);
 	/* the guest resets and tries again: refused at once, no hang */
 	virtio_dev_reset(vdev);
 	vqh_reset_queue(&h, 0);
@@ -605,6 +661,9 @@ static void test_real_virtiofsd(void)
 	CHECK_EQ(c.backend_disconnects, 1);
 	printf("real virtiofsd killed: device status %#x (NEEDS_RESET), disconnects %llu\n",
 	       vdev->status, (unsigned long long)c.backend_disconnects);
+	/* and fails every request from now on, without hanging any */
+	for (uint64_t unique = 10; unique < 13; unique++)
+		CHECK_EQ(fuse_request_after_loss(&h, vdev, unique), 0);
 	virtio_fs_destroy(vdev);
 	vqh_fini(&h);
 	vfsd_cleanup(&v);
