@@ -34,7 +34,6 @@ fail() {
 guest() { sed -n "s/^SERIAL RESULT $1 //p" "$out" | head -n1; }
 host() { sed -n "s/^HOST $1 //p" "$out" | head -n1; }
 
-[ -z "${FS_DEBUG:-}" ] || cat "$out" >&2
 grep -q 'SERIAL NACELLE-INIT-OK' "$out" || fail "the guest never reached init"
 [ "$(guest mount)" = ok ] || fail "mount -t virtiofs failed in the guest"
 [ "$(guest big-md5)" = "$(host big-md5)" ] || fail "the guest read big.bin differently"

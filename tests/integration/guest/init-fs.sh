@@ -11,10 +11,7 @@ echo "NACELLE-INIT-OK"
 say() { echo "RESULT $*"; }
 mkdir -p /mnt
 if mount -t virtiofs hostshare /mnt; then say mount ok; else say mount failed; fi
-echo "EXTRA $(md5sum </mnt/big.bin) $(cat /proc/uptime)"
-echo "T0 $(cat /proc/uptime)"; dd if=/mnt/big.bin of=/dev/null bs=1M count=20; echo "T1 $(cat /proc/uptime)"; dd if=/mnt/big.bin of=/dev/null bs=4k count=2560; echo "T1b $(cat /proc/uptime)"; grep -E "virtio|fs" /proc/interrupts
 say big-md5 "$(md5sum </mnt/big.bin | cut -d' ' -f1)"
-echo "T2 $(cat /proc/uptime)"; grep -E "virtio" /proc/interrupts
 echo "created by the guest" >/mnt/created.txt
 mkdir /mnt/dir && echo moved >/mnt/dir/before.txt && mv /mnt/dir/before.txt /mnt/dir/after.txt
 rm /mnt/delete-me.txt
