@@ -159,16 +159,12 @@ void vsock_rx_process(struct virtio_vsock *v)
 				more = true;
 				break;
 			}
-			r = virtq_pop(vq, &v->rx_chain);
+			r = virtq_pop_armed(vq, &v->rx_chain);
 			if (r < 0) {
 				virtio_dev_set_needs_reset(vdev, "malformed rx chain");
 				break;
 			}
 			if (r == 0) {
-				if (virtq_enable_notify(vq)) {
-					virtq_disable_notify(vq);
-					continue;
-				}
 				v->rx_no_buffers = true;
 				break;
 			}

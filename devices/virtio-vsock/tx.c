@@ -77,18 +77,13 @@ void vsock_tx_process(struct virtio_vsock *v)
 			v->tx_stalled = true;
 			break;
 		}
-		r = virtq_pop(vq, &v->tx_chain);
+		r = virtq_pop_armed(vq, &v->tx_chain);
 		if (r < 0) {
 			virtio_dev_set_needs_reset(vdev, "malformed tx chain");
 			break;
 		}
-		if (r == 0) {
-			if (virtq_enable_notify(vq)) {
-				virtq_disable_notify(vq);
-				continue;
-			}
+		if (r == 0)
 			break;
-		}
 		done++;
 		VSOCK_COUNT(v, tx_packets, 1);
 		/* writable descriptors on tx carry nothing for us; ignore them */
