@@ -26,30 +26,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/test.h"
 #include "vq-harness.h"
 
-static int checks, failures;
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		checks++;                                                             \
-		if (!(cond)) {                                                        \
-			failures++;                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-		}                                                                     \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                \
-	do {                                                                          \
-		long long _a = (long long)(a), _b = (long long)(b);                   \
-		checks++;                                                             \
-		if (_a != _b) {                                                       \
-			failures++;                                                   \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n",    \
-				__FILE__, __LINE__, #a, _a, #b, _b);                  \
-		}                                                                     \
-	} while (0)
 
 #define QSIZE 256
 #define RAM_SIZE (32 * MiB)
