@@ -148,6 +148,35 @@ static void vm_mmio(void *opaque, uint64_t addr, uint8_t *data, uint32_t size, b
 		vm_log_unclaimed(vm, "mmio", addr, size, is_write);
 }
 
+/*
+ * A triple fault resets the machine like a reboot does, but it is almost
+ * always a guest bug or a VMM bug, and the guest printed nothing: leave the
+ * state a developer needs to tell which.
+ */
+static void vm_log_triple_fault(struct vcpu *vcpu)
+{
+	struct hv_regs r;
+	struct hv_sregs s;
+
+	if (hv_vcpu_get_regs(vcpu->hv, &r) < 0 || hv_vcpu_get_sregs(vcpu->hv, &s) < 0) {
+		log_warn("vcpu%u: triple fault (registers unavailable)", vcpu->index);
+		return;
+	}
+	/* KVM on AMD reinitialises the VMCB before it reports the shutdown. */
+	if (s.cs.selector == 0xf000 && r.rip == 0xfff0) {
+		log_warn("vcpu%u: triple fault (state lost: the hypervisor reset the vCPU "
+			 "before reporting it)",
+			 vcpu->index);
+		return;
+	}
+	log_warn("vcpu%u: triple fault: rip %#" PRIx64 " rsp %#" PRIx64 " rflags %#" PRIx64
+		 " cr0 %#" PRIx64 " cr2 %#" PRIx64 " cr3 %#" PRIx64 " cr4 %#" PRIx64
+		 " efer %#" PRIx64 " cs %#x idt %#" PRIx64 "/%#x gdt %#" PRIx64 "/%#x tr %#x",
+		 vcpu->index, r.rip, r.rsp, r.rflags, s.cr0, s.cr2, s.cr3, s.cr4, s.efer,
+		 s.cs.selector, s.idt.base, s.idt.limit, s.gdt.base, s.gdt.limit,
+		 s.tr.selector);
+}
+
 bool vm_vcpu_handle_exit(struct vm *vm, struct vcpu *vcpu, enum hv_exit exit)
 {
 	struct hv_exit_info info;
@@ -160,6 +189,9 @@ bool vm_vcpu_handle_exit(struct vm *vm, struct vcpu *vcpu, enum hv_exit exit)
 		vm_request_exit(vm, VM_EXIT_POWEROFF);
 		return false;
 	case HV_EXIT_SHUTDOWN: /* triple fault: what a PC does is reset */
+		vm_log_triple_fault(vcpu);
+		vm_request_exit(vm, VM_EXIT_REBOOT);
+		return false;
 	case HV_EXIT_SYSTEM_RESET:
 		log_info("vcpu%u: guest reset (%s)", vcpu->index, hv_exit_to_string(exit));
 		vm_request_exit(vm, VM_EXIT_REBOOT);
