@@ -92,6 +92,7 @@ int agent_init_poweroff(const char *reason) _wur_;
 /*
  * When PID 1 and any of fds 0, 1, 2 is not open (the kernel found no
  * /dev/console in the initramfs), open /dev/console onto them. Returns 0, or
- * -errno if /dev/console cannot be opened; does nothing when not PID 1.
+ * -errno if /dev/console cannot be opened (call it again after
+ * agent_init_mounts() has mounted devtmpfs); does nothing when not PID 1.
  */
 int agent_init_console(void) _wur_;
