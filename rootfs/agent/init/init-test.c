@@ -356,8 +356,12 @@ static void test_mounts(void)
 	fflush(NULL);
 	pid = fork();
 	CHECK(pid >= 0);
-	if (pid == 0)
-		_exit(mounts_child(root));
+	if (pid == 0) {
+		int rc = mounts_child(root);
+
+		fflush(NULL);
+		_exit(rc);
+	}
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status));
 	CHECK(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77);
