@@ -49,7 +49,8 @@ static int raise_effective(struct error *err)
 {
 	int r;
 
-	capng_get_caps_process();
+	if (capng_get_caps_process() < 0)
+		return error_set(err, -EIO, "capabilities: reading the current sets failed");
 	for (int cap = 0; cap <= last_cap(); cap++)
 		if (capng_have_capability(CAPNG_PERMITTED, (unsigned)cap) &&
 		    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE, (unsigned)cap) < 0)
