@@ -38,6 +38,36 @@ const char *fd_path(int fd, char *buf, size_t size);
 /* true for a path component of only [A-Za-z0-9._-] that is not "." or "..". */
 bool name_is_safe(const char *s);
 
+/* ---- cgroup-resources.c, cgroup.c, cgroup-stats.c ---- */
+
+#define CGROUP_FIXED_SETTINGS 10 /* files a resources object converts to, unified aside */
+#define CGROUP_FILE_MAX (1024 * 1024) /* cgroup.procs, memory.stat, io.stat */
+
+struct cgroup_setting {
+	const char *file;  /* "memory.max"; its controller is the part before the '.' */
+	const char *value; /* points into buf or into the resources object */
+	char buf[64];
+};
+
+struct cgroup_settings {
+	struct cgroup_setting *v;
+	size_t n;
+};
+
+/* The files and values res asks for (valid while res lives). */
+int cgroup_settings_from_resources(const struct oci_resources *res, struct cgroup_settings *ret,
+				   struct error *err) _wur_;
+void cgroup_settings_free(struct cgroup_settings *s);
+/* A unified key we write verbatim: "<controller>.<file>", safe characters, not
+ * one of the files that move or kill processes. */
+bool cgroup_unified_key_ok(const char *key);
+/* Absolute, no "."/".."/empty components, safe names. */
+int cgroup_path_check(const char *path, struct error *err) _wur_;
+/* Open a cgroup directory (O_RDONLY|O_DIRECTORY), checking it is cgroup2. */
+int cgroup_open(const char *path, struct error *err) _wur_;
+/* For each "key value" line of a flat-keyed file (cpu.stat, memory.events). */
+void cgroup_parse_flat_keyed(char *buf, void (*fn)(const char *key, uint64_t v, void *d), void *d);
+
 /* ---- sync.c: the parent/child sync socket (SOCK_SEQPACKET) ---- */
 
 enum sync_type {

@@ -26,6 +26,7 @@
 #include "agent/container.h"
 #include "agent/oci-spec.h"
 #include "common/test.h"
+#include "container-internal.h"
 
 #define BUSYBOX "/bin/busybox"
 #define OUT_MAX 65536
@@ -231,11 +232,16 @@ struct result {
 };
 
 static struct result res;
+static bool opt_no_pivot; /* run() uses MS_MOVE + chroot instead of pivot_root */
 
 /* Run spec to completion with pipes; the result goes to `res`. */
 static void run(const struct oci_spec *spec, const char *cgroup_path)
 {
-	struct container_spawn_opts opts = { .stdio = { -1, -1, -1 }, .cgroup_path = cgroup_path };
+	struct container_spawn_opts opts = {
+		.stdio = { -1, -1, -1 },
+		.cgroup_path = cgroup_path,
+		.no_pivot = opt_no_pivot,
+	};
 	struct container_proc proc;
 	int po[2], pe[2];
 
@@ -285,6 +291,18 @@ static void test_basic(void)
 	CHECK_EQ(res.status, 3);
 	if (res.r < 0)
 		fprintf(stderr, "basic: %s\n", res.e.msg);
+}
+
+/* The initramfs fallback: other mounts detached, rootfs moved onto "/", chroot. */
+static void test_no_pivot(void)
+{
+	opt_no_pivot = true;
+	run_args(SH("echo $$; test -c /dev/null && echo ok; grep -c ' /proc proc' /proc/mounts"), NULL);
+	opt_no_pivot = false;
+	CHECK_EQ(res.r, 0);
+	CHECK(strcmp(res.out, "1\nok\n1\n") == 0);
+	if (strcmp(res.out, "1\nok\n1\n") != 0)
+		fprintf(stderr, "no_pivot: %s out=\"%s\" err=\"%s\"\n", res.e.msg, res.out, res.err);
 }
 
 static void test_namespaces(void)
@@ -666,7 +684,13 @@ static void test_running_container(void)
 		}
 	}
 
-	spec = make_spec(&(struct spec_parts){ .args = "[ \"sleep\", \"100\" ]" });
+	/* its own cgroup namespace, with cgroup2 mounted at /sys/fs/cgroup */
+	spec = make_spec(&(struct spec_parts){
+		.args = "[ \"sleep\", \"100\" ]",
+		.ns_extra = ", { \"type\": \"cgroup\" }",
+		.mounts_extra = ", { \"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\","
+				" \"source\": \"cgroup\", \"options\": [ \"nosuid\", \"noexec\", \"nodev\" ] }",
+	});
 	CHECK(spec != NULL);
 	if (!spec)
 		goto out_cg;
@@ -689,7 +713,8 @@ static void test_running_container(void)
 	/* exec: the container's namespaces, the process's own user */
 	exec_in(init.pid, opts.cgroup_path,
 		"{ \"args\": [ \"sh\", \"-c\", \"id -u; hostname; echo $$; "
-		"head -c 5 /proc/1/cmdline; echo; cat /proc/self/cgroup\" ],"
+		"head -c 5 /proc/1/cmdline; echo; cat /proc/self/cgroup; "
+		"grep -c . /sys/fs/cgroup/cgroup.procs\" ],"
 		"  \"env\": [ \"PATH=/bin\" ], \"cwd\": \"/\", \"user\": { \"uid\": 1000, \"gid\": 1000 } }",
 		&status, out, errb, &e, &r);
 	CHECK_EQ(r, 0);
@@ -697,9 +722,12 @@ static void test_running_container(void)
 	CHECK(strncmp(out, "1000\nnacelle-test\n", 18) == 0);
 	CHECK(strstr(out, "\n1\n") == NULL); /* not the pid namespace's init */
 	CHECK(strstr(out, "sleep") != NULL);
-	if (cg[0]) {
-		char want[PATH_MAX];
-		snprintf(want, sizeof(want), "0::/nacelle-test-%d", (int)getpid());
+	/* in the container's cgroup namespace, rooted at its cgroup: sleep and
+	 * grep (ash execs its last command), maybe sh */
+	{
+		const char *want = cg[0] ? (strstr(out, "\n0::/\n2\n") ? "\n0::/\n2\n" : "\n0::/\n3\n")
+				       : "\n0::/\n";
+
 		CHECK(strstr(out, want) != NULL);
 		if (!strstr(out, want))
 			fprintf(stderr, "exec cgroup: want %s in \"%s\"\n", want, out);
@@ -801,6 +829,89 @@ static void test_cgroup_paths(void)
 	free(p);
 }
 
+static const char *setting(const struct cgroup_settings *s, const char *file)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].file, file) == 0)
+			return s->v[i].value;
+	return NULL;
+}
+
+static bool setting_is(const struct cgroup_settings *s, const char *file, const char *want)
+{
+	const char *v = setting(s, file);
+
+	if (v && strcmp(v, want) == 0)
+		return true;
+	fprintf(stderr, "%s = \"%s\", expected \"%s\"\n", file, v ? v : "(none)", want);
+	return false;
+}
+
+/* OCI resources -> cgroup v2 files (runc's conversions), without a cgroup. */
+static void test_cgroup_conversion(void)
+{
+	static const char *const refused[] = {
+		"{ \"unified\": { \"cgroup.procs\": \"1\" } }",
+		"{ \"unified\": { \"cgroup.kill\": \"1\" } }",
+		"{ \"unified\": { \"../memory.max\": \"1\" } }",
+		"{ \"unified\": { \"memory\": \"1\" } }",
+		"{ \"cpu\": { \"shares\": 1 } }",
+		"{ \"cpu\": { \"cpus\": \"0-1; rm\" } }",
+		"{ \"blockIO\": { \"weight\": 5 } }",
+		"{ \"memory\": { \"swap\": 1000 } }",
+		"{ \"memory\": { \"limit\": 2000, \"swap\": 1000 } }",
+	};
+	const char *json =
+		"{ \"memory\": { \"limit\": 536870912, \"reservation\": 268435456, \"swap\": 805306368 },"
+		"  \"cpu\": { \"shares\": 1024, \"quota\": 50000, \"period\": 100000, \"cpus\": \"0-1\","
+		"           \"mems\": \"0\" },"
+		"  \"pids\": { \"limit\": 5 }, \"blockIO\": { \"weight\": 500 },"
+		"  \"unified\": { \"memory.high\": \"400000000\" } }";
+	struct oci_resources *r = NULL;
+	struct cgroup_settings set = { 0 };
+	struct error e = { 0 };
+
+	CHECK_EQ(oci_resources_parse(json, strlen(json), &r, &e), 0);
+	if (!r)
+		return;
+	CHECK_EQ(cgroup_settings_from_resources(r, &set, &e), 0);
+	CHECK_EQ(set.n, 10);
+	CHECK(setting_is(&set, "memory.max", "536870912"));
+	CHECK(setting_is(&set, "memory.low", "268435456"));
+	CHECK(setting_is(&set, "memory.swap.max", "268435456")); /* swap - limit */
+	CHECK(setting_is(&set, "cpu.weight", "39"));		  /* 1 + (1022 * 9999) / 262142 */
+	CHECK(setting_is(&set, "cpu.max", "50000 100000"));
+	CHECK(setting_is(&set, "cpuset.cpus", "0-1"));
+	CHECK(setting_is(&set, "cpuset.mems", "0"));
+	CHECK(setting_is(&set, "pids.max", "5"));
+	CHECK(setting_is(&set, "io.weight", "default 4950")); /* 1 + (490 * 9999) / 990 */
+	CHECK(setting_is(&set, "memory.high", "400000000"));
+	cgroup_settings_free(&set);
+	oci_resources_free(r);
+
+	json = "{ \"memory\": { \"limit\": -1 }, \"cpu\": { \"quota\": -1, \"period\": 10000 },"
+	       "  \"pids\": { \"limit\": 0 } }";
+	r = NULL;
+	CHECK_EQ(oci_resources_parse(json, strlen(json), &r, &e), 0);
+	if (r) {
+		CHECK_EQ(cgroup_settings_from_resources(r, &set, &e), 0);
+		CHECK(setting_is(&set, "memory.max", "max"));
+		CHECK(setting_is(&set, "memory.swap.max", "max")); /* unlimited memory: swap too */
+		CHECK(setting_is(&set, "cpu.max", "max 10000"));
+		CHECK(setting_is(&set, "pids.max", "max"));
+		cgroup_settings_free(&set);
+		oci_resources_free(r);
+	}
+
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		r = NULL;
+		if (oci_resources_parse(refused[i], strlen(refused[i]), &r, &e) < 0)
+			continue; /* the parser already refuses it: fine too */
+		CHECK(cgroup_settings_from_resources(r, &set, &e) < 0);
+		oci_resources_free(r);
+	}
+}
+
 static void test_cgroup_refusals(void)
 {
 	struct error e = { 0 };
@@ -856,6 +967,7 @@ int main(void)
 
 	test_basic();
 	test_namespaces();
+	test_no_pivot();
 	test_readonly_root();
 	test_masked_readonly_paths();
 	test_exec_error();
@@ -866,6 +978,7 @@ int main(void)
 	test_terminal();
 	test_running_container();
 	test_cgroup_paths();
+	test_cgroup_conversion();
 	test_cgroup_refusals();
 
 	mounts_after = count_mounts();

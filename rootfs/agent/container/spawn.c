@@ -47,6 +47,12 @@ struct spawn_plan {
 	int target_pidfd;
 	int target_flags;
 	int cgroup_fd; /* the cgroup directory, or -1 */
+	/*
+	 * The cgroup namespace is entered by the child itself, once it is in its
+	 * cgroup: a new one (unshare) is then rooted there, and moving a process
+	 * that already is in a foreign cgroup namespace is refused by the kernel.
+	 */
+	int cgroupns_fd; /* join this one, or -1 */
 	int sync_child;
 	int sync_parent;
 };
@@ -58,6 +64,7 @@ static void plan_init(struct spawn_plan *p)
 		p->join_fd[i] = -1;
 	p->target_pidfd = -1;
 	p->cgroup_fd = -1;
+	p->cgroupns_fd = -1;
 	p->sync_child = -1;
 	p->sync_parent = -1;
 }
@@ -68,6 +75,7 @@ static void plan_release(struct spawn_plan *p)
 		closep(&p->join_fd[i]);
 	closep(&p->target_pidfd);
 	closep(&p->cgroup_fd);
+	closep(&p->cgroupns_fd);
 	closep(&p->sync_child);
 	closep(&p->sync_parent);
 	if (p->seccomp)
@@ -158,6 +166,14 @@ _noreturn_ static void child_main(struct spawn_plan *p)
 
 	if (wait_go(sock, &e) < 0)
 		sync_fail(sock, &e);
+	if (p->cgroupns_fd >= 0 && setns(p->cgroupns_fd, CLONE_NEWCGROUP) < 0) {
+		error_set(&e, -errno, "setns cgroup namespace: %m");
+		sync_fail(sock, &e);
+	}
+	if (p->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0) {
+		error_set(&e, -errno, "unshare cgroup namespace: %m");
+		sync_fail(sock, &e);
+	}
 	if (p->new_userns) {
 		/* Become root of the namespace, whose ids the agent just mapped;
 		 * files created from now on get mapped owners. */
@@ -207,22 +223,52 @@ _noreturn_ static void child_main(struct spawn_plan *p)
 	sync_fail(sock, &e);
 }
 
-static pid_t do_clone(uint64_t flags, int *ret_pidfd)
+/*
+ * clone3() the child as the caller's child (CLONE_PARENT), born in the cgroup
+ * (CLONE_INTO_CGROUP, 5.7+) when there is one. Older kernels: join the
+ * cgroup ourselves first, and plain clone() before clone3 (5.3).
+ */
+static pid_t do_clone(const struct spawn_plan *p, int *ret_pidfd, struct error *err)
 {
 	struct clone_args args = {
-		.flags = flags | CLONE_PARENT | CLONE_PIDFD,
+		.flags = p->clone_flags | CLONE_PARENT | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
 		.exit_signal = 0, /* CLONE_PARENT: the intermediate's (SIGCHLD) is used */
 	};
+	bool joined = false;
 	long pid;
+	int r;
 
 	*ret_pidfd = -1;
+	if (p->cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)p->cgroup_fd;
+	}
 	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid >= 0 || p->cgroup_fd < 0 || (errno != E2BIG && errno != EINVAL && errno != ENOSYS))
+		goto done;
+	/* No CLONE_INTO_CGROUP: move ourselves, the child inherits it. */
+	r = write_file_at(p->cgroup_fd, "cgroup.procs", "0");
+	if (r < 0)
+		return error_set(err, r, "cgroup %s: joining: %s", p->opts->cgroup_path, strerror(-r));
+	joined = true;
+	args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+	args.cgroup = 0;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+done:
 	if (pid < 0 && errno == ENOSYS) {
-		/* Before 5.3: clone() without a pidfd (the caller opens one). */
-		pid = syscall(SYS_clone, (unsigned long)(flags | CLONE_PARENT), NULL, NULL, NULL, 0);
+		if (p->cgroup_fd >= 0 && !joined) {
+			r = write_file_at(p->cgroup_fd, "cgroup.procs", "0");
+			if (r < 0)
+				return error_set(err, r, "cgroup %s: joining: %s", p->opts->cgroup_path,
+						 strerror(-r));
+		}
+		pid = syscall(SYS_clone, (unsigned long)(p->clone_flags | CLONE_PARENT), NULL, NULL,
+			      NULL, 0);
 		*ret_pidfd = -1;
 	}
+	if (pid < 0)
+		return error_set(err, -errno, "clone: %m");
 	return (pid_t)pid;
 }
 
@@ -241,13 +287,6 @@ _noreturn_ static void intermediate_main(struct spawn_plan *p)
 
 	closep(&p->sync_parent);
 	reset_signals();
-	if (p->cgroup_fd >= 0) {
-		r = write_file_at(p->cgroup_fd, "cgroup.procs", "0");
-		if (r < 0) {
-			error_set(&e, r, "cgroup %s: joining: %s", p->opts->cgroup_path, strerror(-r));
-			sync_fail(sock, &e);
-		}
-	}
 	/* setns(pidfd, flags) (5.8+) joins every namespace atomically; older
 	 * kernels say EINVAL and we join one /proc/<pid>/ns file at a time. */
 	if (p->target_pidfd >= 0 && p->target_flags) {
@@ -270,11 +309,9 @@ _noreturn_ static void intermediate_main(struct spawn_plan *p)
 				  p->join_type[i] == CLONE_NEWCGROUP ? "cgroup" : "time");
 			sync_fail(sock, &e);
 		}
-	pid = do_clone(p->clone_flags, &pidfd);
-	if (pid < 0) {
-		error_set(&e, -errno, "clone: %m");
+	pid = do_clone(p, &pidfd, &e);
+	if (pid < 0)
 		sync_fail(sock, &e);
-	}
 	if (pid == 0)
 		child_main(p);
 	m.pid = pid;
@@ -519,11 +556,19 @@ static int plan_namespaces(struct spawn_plan *p, const struct oci_spec *spec, st
 			if (is_user)
 				p->userns = true;
 			if (!ns->path) {
+				if (ns->type == OCI_NS_CGROUP) {
+					p->new_cgroupns = true; /* unshared by the child */
+					continue;
+				}
 				p->clone_flags |= (uint64_t)flag;
 				if (is_user)
 					p->new_userns = true;
-				if (ns->type == OCI_NS_CGROUP)
-					p->new_cgroupns = true;
+				continue;
+			}
+			if (ns->type == OCI_NS_CGROUP) {
+				p->cgroupns_fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+				if (p->cgroupns_fd < 0)
+					return error_set(err, -errno, "cgroup namespace %s: %m", ns->path);
 				continue;
 			}
 			if (p->n_join >= NS_JOIN_MAX)
@@ -644,18 +689,25 @@ int container_exec_spawn(pid_t init_pid, const char *cgroup_path,
 		flags |= ns_files[i].flag;
 	}
 	p.userns = flags & CLONE_NEWUSER;
-	p.target_flags = p.target_pidfd >= 0 ? flags : 0;
+	/* the cgroup namespace is the child's to join (see struct spawn_plan) */
+	p.target_flags = p.target_pidfd >= 0 ? flags & ~CLONE_NEWCGROUP : 0;
 	for (size_t i = 0; i < ARRAY_SIZE(ns_files); i++) {
 		char path[64];
+		int fd;
 
 		if (!(flags & ns_files[i].flag))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)init_pid, ns_files[i].name);
-		p.join_fd[p.n_join] = open(path, O_RDONLY | O_CLOEXEC);
-		if (p.join_fd[p.n_join] < 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
 			r = error_set(err, -errno, "%s: %m", path);
 			goto out;
 		}
+		if (ns_files[i].flag == CLONE_NEWCGROUP) {
+			p.cgroupns_fd = fd;
+			continue;
+		}
+		p.join_fd[p.n_join] = fd;
 		p.join_type[p.n_join++] = ns_files[i].flag;
 	}
 	/* The pid could have been reused between pidfd_open and the opens above. */
