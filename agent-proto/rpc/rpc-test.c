@@ -112,6 +112,14 @@ static grpc_status_code h_health(void *userdata, struct agent_rpc_ctx *ctx,
 	return GRPC_STATUS_OK;
 }
 
+static atomic_int sent_count;
+
+static void count_sent(void *arg, bool delivered)
+{
+	if (delivered)
+		atomic_fetch_add((atomic_int *)arg, 1);
+}
+
 static grpc_status_code h_version(void *userdata, struct agent_rpc_ctx *ctx,
 				  const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
 				  struct agent_rpc_status *st)
@@ -124,6 +132,7 @@ static grpc_status_code h_version(void *userdata, struct agent_rpc_ctx *ctx,
 	resp->agent_version = agent_rpc_ctx_strdup(ctx, "test-1.2.3");
 	resp->api_version = AGENT_API_VERSION;
 	resp->kernel_release = (char *)"static string";
+	agent_rpc_ctx_on_sent(ctx, count_sent, &sent_count);
 	*ret_resp = &resp->base;
 	return GRPC_STATUS_OK;
 }
@@ -304,6 +313,10 @@ static void test_round_trip(struct pair *p)
 		CHECK_EQ(v->api_version, AGENT_API_VERSION);
 		protobuf_c_message_free_unpacked(resp, NULL);
 	}
+	/* The after-send callback ran (the client has the answer, so soon if not yet). */
+	for (int i = 0; i < 500 && atomic_load(&sent_count) < 1; i++)
+		usleep(10000);
+	CHECK_EQ(atomic_load(&sent_count), 1);
 
 	/* A handler's own status code and message reach the client. */
 	CHECK_EQ(call_health(p->client, "missing", &st, &serving), -ENOENT);

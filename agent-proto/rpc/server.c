@@ -104,6 +104,8 @@ struct agent_rpc_ctx {
 	int cancel_fd;
 	void (*on_cancel)(void *arg);
 	void *on_cancel_arg;
+	void (*on_sent)(void *arg, bool delivered); /* set by the handler, run by the driver */
+	void *on_sent_arg;
 	struct arena_block *arena; /* the handler's thread only */
 };
 
@@ -146,6 +148,7 @@ struct agent_rpc_server {
 	atomic_uint active;    /* handlers running */
 	atomic_uint max_calls; /* limit on active */
 	atomic_uint live;      /* struct rpc_call allocated */
+	unsigned int requested; /* slots waiting for a call; the driver's only */
 	unsigned long long next_id;
 
 	pthread_mutex_t lock; /* zombies */
@@ -248,6 +251,13 @@ void agent_rpc_ctx_on_cancel(struct agent_rpc_ctx *ctx, void (*fn)(void *arg), v
 	if (fn && atomic_load(&ctx->cancelled))
 		fn(arg);
 	pthread_mutex_unlock(&ctx->lock);
+}
+
+void agent_rpc_ctx_on_sent(struct agent_rpc_ctx *ctx, void (*fn)(void *arg, bool delivered),
+			  void *arg)
+{
+	ctx->on_sent = fn;
+	ctx->on_sent_arg = arg;
 }
 
 void *agent_rpc_ctx_alloc(struct agent_rpc_ctx *ctx, size_t size)
@@ -546,7 +556,7 @@ static void request_call(struct agent_rpc_server *srv)
 		return;
 	c = call_new(srv);
 	if (!c) {
-		/* Without a slot no call is served; the idle wakeup retries. */
+		/* Without a slot no call is served; the driver retries when idle. */
 		log_warn("rpc: out of memory for a call");
 		return;
 	}
@@ -555,7 +565,9 @@ static void request_call(struct agent_rpc_server *srv)
 	if (e != GRPC_CALL_OK) {
 		log_warn("rpc: cannot request a call: %s", grpc_call_error_to_string(e));
 		call_unref(c);
+		return;
 	}
+	srv->requested++;
 }
 
 static void on_request(struct rpc_call *c, bool ok)
@@ -564,6 +576,7 @@ static void on_request(struct rpc_call *c, bool ok)
 	const struct agent_rpc_method *m;
 	grpc_op op;
 
+	srv->requested--;
 	if (!ok) {
 		/* The server is shutting down; no call came. */
 		call_unref(c);
@@ -626,6 +639,8 @@ static void on_send(struct rpc_call *c, bool ok)
 	if (!ok)
 		log_debug("rpc call %llu: the answer was not delivered", c->id);
 	call_set_state(c, CALL_FINISHED);
+	if (c->ctx.on_sent)
+		c->ctx.on_sent(c->ctx.on_sent_arg, ok);
 	call_unref(c);
 }
 
@@ -664,6 +679,9 @@ static void *driver_thread(void *arg)
 			}
 		}
 		reap_workers(srv);
+		/* A slot that could not be offered (out of memory) is retried. */
+		if (srv->requested == 0 && !atomic_load(&srv->stopping))
+			request_call(srv);
 		if (shutdown_seen && !cq_shut && atomic_load(&srv->live) == 0) {
 			grpc_completion_queue_shutdown(srv->cq);
 			cq_shut = true;

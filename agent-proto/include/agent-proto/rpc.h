@@ -130,6 +130,14 @@ int agent_rpc_ctx_cancel_fd(struct agent_rpc_ctx *ctx);
  * agent_rpc_ctx_on_cancel() while holding a lock that fn takes. The handler
  * need not unregister before returning; the server does it. */
 void agent_rpc_ctx_on_cancel(struct agent_rpc_ctx *ctx, void (*fn)(void *arg), void *arg);
+/* Call fn(arg, delivered) once the answer has been handed to the connection
+ * (delivered = true) or could not be (the call died), e.g. to power off only
+ * after Shutdown's answer went out. Set by the handler before it returns; fn
+ * runs on the server's thread and must not block. "Handed to the connection"
+ * is not "received": the peer should treat a lost connection after Shutdown
+ * as success. */
+void agent_rpc_ctx_on_sent(struct agent_rpc_ctx *ctx, void (*fn)(void *arg, bool delivered),
+			  void *arg);
 /* Zeroed memory freed after the response was sent; NULL if out of memory. */
 void *agent_rpc_ctx_alloc(struct agent_rpc_ctx *ctx, size_t size);
 char *agent_rpc_ctx_strdup(struct agent_rpc_ctx *ctx, const char *s);
