@@ -152,6 +152,7 @@ struct agent_rpc_client;
 /* A client on a connected stream socket (the client owns fd from now on,
  * even on failure). */
 int agent_rpc_client_new_fd_take(int fd, struct agent_rpc_client **ret_client) _wur_;
+/* No call may be in flight on any thread. Accepts NULL. */
 void agent_rpc_client_free(struct agent_rpc_client *client);
 
 /*
