@@ -11,6 +11,13 @@
 #include "common/error.h"
 #include "common/macros.h"
 
+/* Close *fd if open and mark it closed (closep() leaves the number behind). */
+static inline void close_reset(int *fd)
+{
+	closep(fd);
+	*fd = -1;
+}
+
 /* ---- util.c ---- */
 
 /* Write all of buf to fd (retrying EINTR and short writes). */
@@ -104,6 +111,7 @@ struct rootfs_ctx {
 	bool userns;	 /* a new user namespace */
 	bool new_cgroupns;
 	bool no_pivot;
+	bool terminal; /* create /dev/console for the pty (with a tmpfs /dev) */
 };
 
 int rootfs_setup(const struct rootfs_ctx *ctx, struct error *err) _wur_;
@@ -122,7 +130,11 @@ struct process_ctx {
 
 /* Open /dev/null for missing stdio and dup the fds to 0, 1, 2 (before pivot_root). */
 int process_stdio_setup(const int stdio[3], struct error *err) _wur_;
-/* Create the pty, send its master to the parent, make it the controlling terminal. */
-int process_terminal_setup(const struct oci_process *proc, int sync_fd, struct error *err) _wur_;
+/*
+ * Create the pty, send its master to the parent, make it the controlling
+ * terminal; with bind_console, also bind it over an empty /dev/console.
+ */
+int process_terminal_setup(const struct oci_process *proc, int sync_fd, bool bind_console,
+			   struct error *err) _wur_;
 /* Everything from rlimits to execve(); returns only on failure. */
 int process_finish_and_exec(const struct process_ctx *ctx, struct error *err) _wur_;

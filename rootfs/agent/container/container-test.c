@@ -6,6 +6,7 @@
  * CAP_SYS_ADMIN (skipped, 77, otherwise). Leaves no mounts, cgroups or
  * processes behind: the mount count and our children are checked at the end.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,6 +108,21 @@ static void rm_rf(const char *path)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
 	if (system(cmd) != 0)
 		fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own fd */
 }
 
 static int count_mounts(void)
@@ -314,6 +331,46 @@ static void test_namespaces(void)
 	CHECK_EQ(res.status, 0);
 	if (strcmp(res.out, "nacelle-test\n1\nbar\n/srv\n") != 0)
 		fprintf(stderr, "namespaces: out=\"%s\" err=\"%s\" %s\n", res.out, res.err, res.e.msg);
+}
+
+/* Bind mounts (directory and file, read-only), spec devices, oom_score_adj. */
+static void test_mounts_devices(void)
+{
+	char data[PATH_MAX], file[PATH_MAX], mounts[2 * PATH_MAX + 512];
+	FILE *f;
+
+	snprintf(data, sizeof(data), "%s/data", tmpdir);
+	snprintf(file, sizeof(file), "%s/data/hello", tmpdir);
+	CHECK(mkdir(data, 0755) == 0);
+	f = fopen(file, "we");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("hello\n", f);
+	fclose(f);
+	snprintf(mounts, sizeof(mounts),
+		 ", { \"destination\": \"/data\", \"type\": \"bind\", \"source\": \"%s\","
+		 "    \"options\": [ \"rbind\", \"ro\", \"nosuid\" ] }"
+		 ", { \"destination\": \"/etc/greeting\", \"source\": \"%s\","
+		 "    \"options\": [ \"bind\" ] }",
+		 data, file);
+	run_args(SH("cat /data/hello; touch /data/x || echo ro-data; cat /etc/greeting; "
+		    "ls -ln /dev/fuse; test -p /dev/my-fifo && echo fifo; cat /proc/self/oom_score_adj"),
+		 &(struct spec_parts){
+			 .mounts_extra = mounts,
+			 .process_extra = ", \"oomScoreAdj\": 500",
+			 .linux_extra = ", \"devices\": [ { \"path\": \"/dev/fuse\", \"type\": \"c\", "
+					"\"major\": 10, \"minor\": 229, \"fileMode\": 432, \"uid\": 7, \"gid\": 8 },"
+					" { \"path\": \"/dev/my-fifo\", \"type\": \"p\" } ]",
+		 });
+	CHECK_EQ(res.r, 0);
+	CHECK(strncmp(res.out, "hello\nro-data\nhello\ncrw-rw----", 30) == 0);
+	CHECK(strstr(res.out, " 7 ") && strstr(res.out, " 8 ") && strstr(res.out, "10, 229"));
+	CHECK(strstr(res.out, "fifo\n500\n") != NULL);
+	if (res.r < 0 || !strstr(res.out, "fifo\n500\n"))
+		fprintf(stderr, "mounts/devices: %s out=\"%s\" err=\"%s\"\n", res.e.msg, res.out, res.err);
+	snprintf(file, sizeof(file), "%s/rootfs/etc/greeting", tmpdir);
+	CHECK(access(file, F_OK) == 0); /* the file mount point was created */
 }
 
 static void test_readonly_root(void)
@@ -525,7 +582,7 @@ static bool read_until(int fd, char *buf, size_t size, const char *want)
 }
 
 /* The terminal's size as seen inside, before and after a resize. */
-static void check_pty(int master, pid_t pid)
+static void check_pty(int master, pid_t pid, bool console)
 {
 	char buf[4096] = "";
 
@@ -534,17 +591,20 @@ static void check_pty(int master, pid_t pid)
 	CHECK(write(master, "go\n", 3) == 3);
 	CHECK(read_until(master, buf, sizeof(buf), "40 100"));
 	CHECK(strstr(buf, "tty:/dev/pts/0") != NULL);
+	if (console)
+		CHECK(strstr(buf, "console-ok") != NULL);
 	if (!strstr(buf, "40 100") || !strstr(buf, "tty:/dev/pts/0"))
 		fprintf(stderr, "pty: \"%s\"\n", buf);
 	CHECK_EQ(wait_status(pid), 0);
 }
 
 #define PTY_SCRIPT "echo tty:$(readlink /proc/self/fd/0); stty size; read x; stty size"
+#define CONSOLE_SCRIPT "test -c /dev/console && echo console-ok; " PTY_SCRIPT
 
 static void test_terminal(void)
 {
 	struct spec_parts sp = {
-		.args = SH(PTY_SCRIPT),
+		.args = SH(CONSOLE_SCRIPT),
 		.process_extra = ", \"terminal\": true, \"consoleSize\": { \"height\": 24, \"width\": 80 }",
 	};
 	struct oci_spec *spec = make_spec(&sp);
@@ -560,7 +620,7 @@ static void test_terminal(void)
 	CHECK_EQ(r, 0);
 	if (r == 0) {
 		CHECK(proc.pty_master >= 0);
-		check_pty(proc.pty_master, proc.pid);
+		check_pty(proc.pty_master, proc.pid, true);
 		container_proc_release(&proc);
 	} else {
 		fprintf(stderr, "terminal: %s\n", e.msg);
@@ -754,7 +814,7 @@ static void test_running_container(void)
 		CHECK_EQ(r, 0);
 		if (r == 0) {
 			CHECK(ep.pty_master >= 0);
-			check_pty(ep.pty_master, ep.pid);
+			check_pty(ep.pty_master, ep.pid, false);
 			container_proc_release(&ep);
 		} else {
 			fprintf(stderr, "exec terminal: %s\n", e.msg);
@@ -804,6 +864,51 @@ out_cg:
 		CHECK_EQ(container_cgroup_remove(cg, &e), 0);
 		CHECK(access(cg, F_OK) < 0);
 	}
+}
+
+static void test_exec_userns(void)
+{
+	static char out[OUT_MAX], errb[OUT_MAX];
+	struct container_spawn_opts opts = { .stdio = { -1, -1, -1 } };
+	struct container_proc init;
+	struct error e = { 0 };
+	struct oci_spec *spec;
+	int r, status;
+
+	spec = make_spec(&(struct spec_parts){
+		.args = "[ \"sleep\", \"100\" ]",
+		.ns_extra = ", { \"type\": \"user\" }, { \"type\": \"network\" }",
+		.linux_extra = ", \"uidMappings\": [ { \"containerID\": 0, \"hostID\": 200000, \"size\": 65536 } ]"
+			       ", \"gidMappings\": [ { \"containerID\": 0, \"hostID\": 200000, \"size\": 65536 } ]",
+	});
+	CHECK(spec != NULL);
+	if (!spec)
+		return;
+	r = container_process_spawn(spec, rootfs, &opts, &init, &e);
+	CHECK_EQ(r, 0);
+	if (r < 0) {
+		fprintf(stderr, "userns container: %s\n", e.msg);
+		oci_spec_free(spec);
+		return;
+	}
+	CHECK(init.pidfd >= 0);
+	exec_in(init.pid, NULL,
+		"{ \"args\": [ \"sh\", \"-c\", \"id -u; cat /proc/self/uid_map\" ],"
+		"  \"cwd\": \"/\", \"user\": { \"uid\": 0, \"gid\": 0 } }",
+		&status, out, errb, &e, &r);
+	CHECK_EQ(r, 0);
+	CHECK_EQ(status, 0);
+	CHECK(strncmp(out, "0\n", 2) == 0);
+	CHECK(strstr(out, "200000") != NULL);
+	if (r < 0 || !strstr(out, "200000"))
+		fprintf(stderr, "exec userns: %s out=\"%s\" err=\"%s\"\n", e.msg, out, errb);
+	r = pidfd_send_signal(init.pidfd, SIGKILL, NULL, 0);
+	CHECK_EQ(r, 0);
+	if (r < 0)
+		fprintf(stderr, "pidfd_send_signal: %m\n");
+	CHECK_EQ(wait_status(init.pid), 128 + SIGKILL);
+	container_proc_release(&init);
+	oci_spec_free(spec);
 }
 
 static void test_cgroup_paths(void)
@@ -912,6 +1017,50 @@ static void test_cgroup_conversion(void)
 	}
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* The OOM watch's inotify logic on a stand-in memory.events (no memory
+ * controller needed): no change, an oom_kill, the cgroup going away. */
+static void test_oom_watch_logic(void)
+{
+	char dir[PATH_MAX], ev[PATH_MAX + 16];
+	struct container_oom_watch *w = NULL;
+	struct error e = { 0 };
+	bool oom = true;
+
+	snprintf(dir, sizeof(dir), "%s/fakecg", tmpdir);
+	snprintf(ev, sizeof(ev), "%s/memory.events", dir);
+	CHECK(mkdir(dir, 0755) == 0);
+	write_text(ev, "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
+	CHECK_EQ(container_cgroup_oom_watch_open(dir, &w, &e), 0);
+	if (!w)
+		return;
+	CHECK_EQ(container_oom_watch_check(w, &oom), 0);
+	CHECK(!oom);
+	write_text(ev, "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
+	{
+		struct pollfd p = { .fd = w->fd, .events = POLLIN };
+		CHECK_EQ(poll(&p, 1, 1000), 1); /* the agent's loop wakes up */
+	}
+	CHECK_EQ(container_oom_watch_check(w, &oom), 0);
+	CHECK(oom);
+	CHECK_EQ(container_oom_watch_check(w, &oom), 0);
+	CHECK(!oom);
+	CHECK(unlink(ev) == 0);
+	CHECK(rmdir(dir) == 0);
+	CHECK_EQ(container_oom_watch_check(w, &oom), -ENOENT);
+	container_oom_watch_free(w);
+}
+
 static void test_cgroup_refusals(void)
 {
 	struct error e = { 0 };
@@ -952,7 +1101,7 @@ static int probe_privileges(void)
 
 int main(void)
 {
-	int mounts_before, mounts_after, r;
+	int mounts_before, mounts_after, fds_before, r;
 
 	r = probe_privileges();
 	if (r)
@@ -964,11 +1113,13 @@ int main(void)
 		return 1;
 	}
 	mounts_before = count_mounts();
+	fds_before = count_fds();
 
 	test_basic();
 	test_namespaces();
 	test_no_pivot();
 	test_readonly_root();
+	test_mounts_devices();
 	test_masked_readonly_paths();
 	test_exec_error();
 	test_escape();
@@ -977,10 +1128,13 @@ int main(void)
 	test_deferred_start();
 	test_terminal();
 	test_running_container();
+	test_exec_userns();
 	test_cgroup_paths();
 	test_cgroup_conversion();
+	test_oom_watch_logic();
 	test_cgroup_refusals();
 
+	CHECK_EQ(count_fds(), fds_before);
 	mounts_after = count_mounts();
 	CHECK_EQ(mounts_after, mounts_before);
 	/* every child was reaped */

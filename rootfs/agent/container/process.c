@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -56,7 +57,26 @@ out:
 	return r;
 }
 
-int process_terminal_setup(const struct oci_process *proc, int sync_fd, struct error *err)
+/* Bind the pty over /dev/console when that is an empty regular file we made. */
+static int bind_console(int slave, struct error *err)
+{
+	_cleanup_close_ int fd = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	char src[32], dst[32];
+	struct stat sb;
+
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size != 0)
+		return 0;
+	/* the container's /proc: without one there is no way to name the pty */
+	if (access("/proc/self/fd", F_OK) < 0)
+		return 0;
+	if (mount(fd_path(slave, src, sizeof(src)), fd_path(fd, dst, sizeof(dst)), NULL, MS_BIND,
+		  NULL) < 0)
+		return error_set(err, -errno, "terminal: binding /dev/console: %m");
+	return 0;
+}
+
+int process_terminal_setup(const struct oci_process *proc, int sync_fd, bool console,
+			   struct error *err)
 {
 	_cleanup_close_ int master = -1, slave = -1;
 	struct sync_msg m = { .type = SYNC_PTY };
@@ -90,10 +110,12 @@ int process_terminal_setup(const struct oci_process *proc, int sync_fd, struct e
 	/* The process owns its terminal (it may not be root). */
 	if (fchown(slave, proc->user.uid, (gid_t)-1) < 0 && errno != EPERM && errno != EINVAL)
 		return error_set(err, -errno, "terminal: chown: %m");
+	if (console && (r = bind_console(slave, err)) < 0)
+		return r;
 	r = sync_send(sync_fd, &m, master);
 	if (r < 0)
 		return error_set(err, r, "terminal: sending the master: %s", strerror(-r));
-	closep(&master);
+	close_reset(&master);
 	/* setsid() was done on entry: this becomes our controlling terminal. */
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
 		return error_set(err, -errno, "terminal: TIOCSCTTY: %m");

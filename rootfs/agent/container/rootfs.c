@@ -429,6 +429,15 @@ static int setup_default_dev(struct rootfs_state *st, struct error *err)
 		return error_set(err, -errno, "/dev/pts: %m");
 	if (mkdirat(devfd, "shm", 01777) < 0 && errno != EEXIST)
 		return error_set(err, -errno, "/dev/shm: %m");
+	/* A mount point for the pty, bound there once it exists (process.c). */
+	if (st->ctx->terminal) {
+		int fd = openat(devfd, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd < 0 && errno != EEXIST)
+			return error_set(err, -errno, "/dev/console: %m");
+		if (fd >= 0)
+			close(fd);
+	}
 	/* /dev/ptmx -> the container's devpts instance, if it has one. */
 	if (faccessat(devfd, "ptmx", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
 	    symlinkat("pts/ptmx", devfd, "ptmx") < 0)

@@ -72,12 +72,12 @@ static void plan_init(struct spawn_plan *p)
 static void plan_release(struct spawn_plan *p)
 {
 	for (size_t i = 0; i < p->n_join; i++)
-		closep(&p->join_fd[i]);
-	closep(&p->target_pidfd);
-	closep(&p->cgroup_fd);
-	closep(&p->cgroupns_fd);
-	closep(&p->sync_child);
-	closep(&p->sync_parent);
+		close_reset(&p->join_fd[i]);
+	close_reset(&p->target_pidfd);
+	close_reset(&p->cgroup_fd);
+	close_reset(&p->cgroupns_fd);
+	close_reset(&p->sync_child);
+	close_reset(&p->sync_parent);
 	if (p->seccomp)
 		seccomp_release(p->seccomp);
 	p->seccomp = NULL;
@@ -95,10 +95,9 @@ void container_proc_release(struct container_proc *p)
 {
 	if (!p)
 		return;
-	closep(&p->pidfd);
-	closep(&p->pty_master);
-	closep(&p->sync_fd);
-	p->pidfd = p->pty_master = p->sync_fd = -1;
+	close_reset(&p->pidfd);
+	close_reset(&p->pty_master);
+	close_reset(&p->sync_fd);
 }
 
 int container_pty_resize(int fd, unsigned int width, unsigned int height)
@@ -203,6 +202,7 @@ _noreturn_ static void child_main(struct spawn_plan *p)
 			.userns = p->userns,
 			.new_cgroupns = p->new_cgroupns,
 			.no_pivot = p->opts->no_pivot,
+			.terminal = proc->terminal,
 		};
 
 		if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
@@ -217,7 +217,7 @@ _noreturn_ static void child_main(struct spawn_plan *p)
 		if (rootfs_setup(&rc, &e) < 0)
 			sync_fail(sock, &e);
 	}
-	if (proc->terminal && process_terminal_setup(proc, sock, &e) < 0)
+	if (proc->terminal && process_terminal_setup(proc, sock, !p->is_exec, &e) < 0)
 		sync_fail(sock, &e);
 	(void)!process_finish_and_exec(&pc, &e);
 	sync_fail(sock, &e);
@@ -285,7 +285,7 @@ _noreturn_ static void intermediate_main(struct spawn_plan *p)
 	int sock = p->sync_child, pidfd = -1, r;
 	pid_t pid;
 
-	closep(&p->sync_parent);
+	close_reset(&p->sync_parent);
 	reset_signals();
 	/* setns(pidfd, flags) (5.8+) joins every namespace atomically; older
 	 * kernels say EINVAL and we join one /proc/<pid>/ns file at a time. */
@@ -442,7 +442,7 @@ static int spawn_run(struct spawn_plan *p, struct container_proc *ret, struct er
 		return error_set(err, -errno, "fork: %m");
 	if (mid == 0)
 		intermediate_main(p);
-	closep(&p->sync_child);
+	close_reset(&p->sync_child);
 
 	r = sync_recv(p->sync_parent, &m, &pidfd, CONTAINER_SYNC_TIMEOUT_MS);
 	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
@@ -508,12 +508,11 @@ int container_process_start(struct container_proc *p, struct error *err)
 		return error_set(err, -EALREADY, "the process is not waiting to start");
 	r = sync_send_type(p->sync_fd, SYNC_START);
 	if (r < 0) {
-		closep(&p->sync_fd);
+		close_reset(&p->sync_fd);
 		return error_set(err, r, "starting the container process: %s", strerror(-r));
 	}
 	r = wait_child(p->sync_fd, p, false, err);
-	closep(&p->sync_fd);
-	p->sync_fd = -1;
+	close_reset(&p->sync_fd);
 	return r < 0 ? r : 0;
 }
 
