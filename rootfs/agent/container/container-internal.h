@@ -84,6 +84,7 @@ enum sync_type {
 	SYNC_READY,	/* child -> parent: waiting before exec (defer_exec) */
 	SYNC_START,	/* parent -> child: exec now */
 	SYNC_ERROR,	/* child -> parent: code + message */
+	SYNC_EXEC,	/* child -> parent: setup done, exec'ing (EOF after it = success) */
 };
 
 struct sync_msg {

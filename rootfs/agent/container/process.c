@@ -250,6 +250,14 @@ int process_finish_and_exec(const struct process_ctx *ctx, struct error *err)
 		if (r < 0)
 			return r;
 	}
+	/*
+	 * Setup is done: from here an EOF on the sync socket means the exec
+	 * happened (without this, a child killed during setup would look the
+	 * same). Sent before the filter, which may not allow sendmsg().
+	 */
+	r = sync_send_type(ctx->sync_fd, SYNC_EXEC);
+	if (r < 0)
+		return error_set(err, r, "sync: %s", strerror(-r));
 	if (ctx->seccomp && proc->no_new_privileges) {
 		r = oci_seccomp_load(ctx->seccomp, err);
 		if (r < 0)

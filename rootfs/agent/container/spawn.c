@@ -381,13 +381,17 @@ static int write_oom_score_adj(pid_t pid, int64_t v, struct error *err)
 /* Wait for the child to exec (EOF), report READY (deferred) or an error. */
 static int wait_child(int sock, struct container_proc *proc, bool defer, struct error *err)
 {
+	bool execing = false;
+
 	for (;;) {
 		struct sync_msg m;
 		int fd = -1;
 		int r = sync_recv(sock, &m, &fd, CONTAINER_SYNC_TIMEOUT_MS);
 
-		if (r == -EPIPE)
+		if (r == -EPIPE && execing)
 			return 0; /* exec'd: the O_CLOEXEC socket closed */
+		if (r == -EPIPE)
+			return error_set(err, -ECHILD, "the container process died during its setup");
 		if (r == -ETIMEDOUT)
 			return error_set(err, r, "the container process did not finish its setup in %d ms",
 					 CONTAINER_SYNC_TIMEOUT_MS);
@@ -405,6 +409,11 @@ static int wait_child(int sock, struct container_proc *proc, bool defer, struct 
 				return error_set(err, -EPROTO, "sync: bad terminal message");
 			}
 			proc->pty_master = fd;
+			break;
+		case SYNC_EXEC:
+			if (fd >= 0)
+				close(fd);
+			execing = true;
 			break;
 		case SYNC_READY:
 			if (fd >= 0)
