@@ -274,9 +274,9 @@ done:
 
 /*
  * The intermediate process: single-threaded, so it may setns() into
- * namespaces (mount, user) that refuse multi-threaded callers; moves itself
- * into the cgroup so the child is born there; clones the child as the
- * agent's child; reports the pid; exits.
+ * namespaces (mount, user) that refuse multi-threaded callers; clones the
+ * child into its cgroup as the agent's child; reports the pid (and pidfd);
+ * exits.
  */
 _noreturn_ static void intermediate_main(struct spawn_plan *p)
 {
@@ -597,6 +597,8 @@ static int plan_namespaces(struct spawn_plan *p, const struct oci_spec *spec, st
 	return 0;
 }
 
+static const struct container_spawn_opts default_opts = { .stdio = { -1, -1, -1 } };
+
 int container_process_spawn(const struct oci_spec *spec, const char *rootfs,
 			    const struct container_spawn_opts *opts, struct container_proc *ret,
 			    struct error *err)
@@ -606,6 +608,8 @@ int container_process_spawn(const struct oci_spec *spec, const char *rootfs,
 	int r;
 
 	plan_init(&p);
+	if (!opts)
+		opts = &default_opts;
 	if (!spec || !spec->process || !spec->process->args || !spec->process->args[0])
 		return error_set(err, -EINVAL, "the spec has no process.args");
 	if (!rootfs || rootfs[0] != '/')
@@ -668,11 +672,12 @@ int container_exec_spawn(pid_t init_pid, const char *cgroup_path,
 			 const struct oci_process *proc, const struct container_spawn_opts *opts,
 			 struct container_proc *ret, struct error *err)
 {
-	struct container_spawn_opts o = *opts;
+	struct container_spawn_opts o = opts ? *opts : default_opts;
 	struct spawn_plan p;
 	int flags = 0, r;
 
 	plan_init(&p);
+	opts = &o;
 	if (!proc || !proc->args || !proc->args[0])
 		return error_set(err, -EINVAL, "process.args is empty");
 	if (init_pid <= 0)

@@ -15,7 +15,15 @@
  * socket and exits. The caller writes the uid/gid maps and oom_score_adj
  * and releases the child, which sets up the rootfs and the process and
  * execs. Any failure in the child travels back over the sync socket as an
- * errno and a message; a successful exec closes the socket (O_CLOEXEC).
+ * errno and a message ("exec: /bin/foo: No such file or directory"); the
+ * child says when its setup is done, and the exec then closes the socket
+ * (O_CLOEXEC), so a child that dies during setup is told apart from one
+ * that exec'd. A terminal is created by the child inside the container's
+ * devpts (its /dev/ptmx after pivot_root) and its master sent back with
+ * SCM_RIGHTS.
+ *
+ * The caller owns and reaps the process (it is the caller's child). opts may
+ * be NULL (stdio on /dev/null, no cgroup). err must not be NULL.
  */
 #pragma once
 
