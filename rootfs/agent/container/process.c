@@ -196,6 +196,19 @@ static int set_user(const struct oci_process *proc, bool userns, struct error *e
 	return oci_caps_apply(&proc->caps, err);
 }
 
+/* Close every fd above stdio but keep. */
+static void close_fds_except(int keep)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+	if (keep > 3 && close_range(3, (unsigned int)keep - 1, 0) < 0)
+		for (int fd = 3; fd < keep; fd++)
+			(void)close(fd);
+	if (close_range((unsigned int)keep + 1, ~0U, 0) < 0)
+		for (int fd = keep + 1; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+			(void)close(fd);
+}
+
 static int wait_start(int sync_fd, struct error *err)
 {
 	struct sync_msg m;
@@ -246,6 +259,13 @@ int process_finish_and_exec(const struct process_ctx *ctx, struct error *err)
 	if (proc->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return error_set(err, -errno, "prctl(PR_SET_NO_NEW_PRIVS): %m");
 	if (ctx->defer_exec) {
+		/*
+		 * The wait may be long, and everything the agent had open when
+		 * it forked is still open here: other processes' pipes and
+		 * streams would not see EOF while we hold them (a stdin pipe
+		 * never would). Keep stdio and the sync socket only.
+		 */
+		close_fds_except(ctx->sync_fd);
 		r = wait_start(ctx->sync_fd, err);
 		if (r < 0)
 			return r;
