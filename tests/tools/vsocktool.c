@@ -6,8 +6,9 @@
  * static so it runs in a busybox-only initramfs.
  *
  *   vsocktool guest-listen PORT N               accept N streams on vsock PORT
- *   vsocktool guest-connect CID PORT N BYTES    N streams from the guest to CID:PORT
- *   vsocktool host-connect SOCKET PORT N BYTES [--stall K]
+ *   vsocktool guest-connect CID PORT N BYTES [--oneway]
+ *                                               N streams from the guest to CID:PORT
+ *   vsocktool host-connect SOCKET PORT N BYTES [--stall K] [--oneway]
  *                                               N streams via "CONNECT PORT\n" on SOCKET
  *   vsocktool host-listen SOCKET_P N            accept N streams on SOCKET_P
  *                                               (= <socket>_<port>, for guest-connect)
@@ -21,6 +22,10 @@
  *   connecting side: checks it receives exactly that, then EOF.
  * pattern(s) is a splitmix64 stream seeded by s; each side also prints an
  * FNV-1a 64 checksum of what it received, per stream.
+ *
+ * --oneway (connecting sides): the preamble's magic is "VSK0" and the
+ * listening side sends no reply (an empty one): the stream measures one
+ * direction, for benchmarks.
  *
  * --stall K (host-connect): stream K stops reading after its first 64 KiB
  * and is never finished; the tool reports when all the others are done (so
@@ -72,6 +77,7 @@ struct vt_stream {
 	enum vt_phase phase;
 	uint32_t index;
 	uint64_t bytes;		/* BYTES of this stream */
+	uint64_t reply;		/* bytes of the reply: BYTES, or 0 when one-way */
 	uint64_t off;		/* progress in the current phase */
 	uint8_t pre[VT_PREAMBLE];
 	uint32_t pre_len;
@@ -135,8 +141,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: vsocktool guest-listen PORT N\n"
-		"       vsocktool guest-connect CID PORT N BYTES\n"
-		"       vsocktool host-connect SOCKET PORT N BYTES [--stall K]\n"
+		"       vsocktool guest-connect CID PORT N BYTES [--oneway]\n"
+		"       vsocktool host-connect SOCKET PORT N BYTES [--stall K] [--oneway]\n"
 		"       vsocktool host-listen SOCKET_P N\n");
 	return 2;
 }
@@ -357,7 +363,7 @@ static void step_listen_side(struct vt_stream *s)
 		s->pre_len += (uint32_t)n;
 		if (s->pre_len < VT_PREAMBLE)
 			return;
-		if (memcmp(s->pre, "VSK1", 4) != 0) {
+		if (memcmp(s->pre, "VSK1", 4) != 0 && memcmp(s->pre, "VSK0", 4) != 0) {
 			errno = 0;
 			return fail(s, "bad preamble");
 		}
@@ -366,6 +372,7 @@ static void step_listen_side(struct vt_stream *s)
 		s->bytes = 0;
 		for (int i = 7; i >= 0; i--)
 			s->bytes = s->bytes << 8 | s->pre[8 + i];
+		s->reply = s->pre[3] == '1' ? s->bytes : 0;
 		s->phase = VT_RECV_DATA;
 		s->off = 0;
 	}
@@ -378,8 +385,8 @@ static void step_listen_side(struct vt_stream *s)
 		s->off = 0;
 	}
 	if (s->phase == VT_REPLY) {
-		while (s->off < s->bytes) {
-			size_t n = (size_t)(s->bytes - s->off < VT_BUF ? s->bytes - s->off : VT_BUF);
+		while (s->off < s->reply) {
+			size_t n = (size_t)(s->reply - s->off < VT_BUF ? s->reply - s->off : VT_BUF);
 			ssize_t w;
 
 			pattern(s->index + VT_REPLY_SEED_OFFSET, s->off, buf, n);
@@ -405,7 +412,7 @@ static void step(struct vt_stream *s)
 	if (s->phase == VT_SEND)
 		step_send(s);
 	if (s->phase == VT_RECV) {
-		int r = recv_check(s, s->index + VT_REPLY_SEED_OFFSET, s->bytes);
+		int r = recv_check(s, s->index + VT_REPLY_SEED_OFFSET, s->reply);
 
 		if (r == 1) {
 			close(s->fd);
@@ -511,7 +518,7 @@ static int run(struct vt_stream *st, unsigned int n, int lfd, double t0)
 }
 
 static int run_connect(bool hybrid, const char *path, uint32_t cid, uint32_t port,
-		       unsigned int n, uint64_t bytes, long stall)
+		       unsigned int n, uint64_t bytes, long stall, bool oneway)
 {
 	struct vt_stream *st = calloc(n, sizeof(*st));
 	double t0 = now();
@@ -522,9 +529,9 @@ static int run_connect(bool hybrid, const char *path, uint32_t cid, uint32_t por
 	for (unsigned int i = 0; i < n; i++) {
 		struct vt_stream *s = &st[i];
 
-		*s = (struct vt_stream){ .index = i, .bytes = bytes, .phase = VT_SEND,
-					 .fnv = FNV_INIT, .stall = (long)i == stall };
-		memcpy(s->pre, "VSK1", 4);
+		*s = (struct vt_stream){ .index = i, .bytes = bytes, .reply = oneway ? 0 : bytes,
+					 .phase = VT_SEND, .fnv = FNV_INIT, .stall = (long)i == stall };
+		memcpy(s->pre, oneway ? "VSK0" : "VSK1", 4);
 		for (int k = 0; k < 4; k++)
 			s->pre[4 + k] = (uint8_t)(i >> (8 * k));
 		for (int k = 0; k < 8; k++)
@@ -596,9 +603,14 @@ int main(int argc, char **argv)
 {
 	uint64_t n, bytes, port, cid, stall_k = 0;
 	long stall = -1;
+	bool oneway = false;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && strcmp(argv[argc - 1], "--oneway") == 0) {
+		oneway = true;
+		argc--;
+	}
 	if (argc >= 3 && strcmp(argv[argc - 2], "--stall") == 0) {
 		if (!parse_u64(argv[argc - 1], VT_MAX_STREAMS, &stall_k))
 			return usage();
@@ -614,11 +626,12 @@ int main(int argc, char **argv)
 	    parse_u64(argv[2], UINT32_MAX, &cid) && parse_u64(argv[3], UINT32_MAX, &port) &&
 	    parse_u64(argv[4], VT_MAX_STREAMS, &n) && n && parse_u64(argv[5], UINT64_MAX, &bytes))
 		return run_connect(false, NULL, (uint32_t)cid, (uint32_t)port, (unsigned int)n,
-				   bytes, stall);
+				   bytes, stall, oneway);
 	if (strcmp(argv[1], "host-connect") == 0 && argc == 6 &&
 	    parse_u64(argv[3], UINT32_MAX, &port) && parse_u64(argv[4], VT_MAX_STREAMS, &n) && n &&
 	    parse_u64(argv[5], UINT64_MAX, &bytes))
-		return run_connect(true, argv[2], 0, (uint32_t)port, (unsigned int)n, bytes, stall);
+		return run_connect(true, argv[2], 0, (uint32_t)port, (unsigned int)n, bytes, stall,
+				   oneway);
 	if (strcmp(argv[1], "host-listen") == 0 && argc == 4 &&
 	    parse_u64(argv[3], VT_MAX_STREAMS, &n) && n)
 		return run_listen(true, argv[2], 0, (unsigned int)n);
