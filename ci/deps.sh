@@ -8,7 +8,7 @@ set -euo pipefail
 # protoc-c (agent API and ttrpc messages), libseccomp and libcap-ng (the
 # in-guest OCI runtime).
 build_pkgs=(build-essential cmake pkg-config clang libyajl-dev
-	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libseccomp-dev libcap-ng-dev)
+	libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libseccomp-dev libcap-ng-dev libssl-dev)
 # The KVM lab and the guest images: QEMU (TCG machine with emulated SVM, and
 # the QEMU peer in benchmarks), busybox-static (initramfs), e2fsprogs (payload
 # disks), lz4 (vmlinux out of Debian's LZ4 bzImage), kmod (depmod), cpio.
