@@ -28,12 +28,15 @@
  * mask or an ignored disposition would be inherited by every process the
  * runtime spawns (the VMM, virtiofsd), caught ones are reset by exec. */
 static struct ttrpc_server *volatile signal_server;
+static pid_t shim_pid;
 
 static void on_stop_signal(int sig)
 {
 	struct ttrpc_server *s = signal_server;
 
-	if (s)
+	/* A child the runtime forked keeps this handler until it execs; a
+	 * signal there must not stop the shim through the shared eventfd. */
+	if (s && getpid() == shim_pid)
 		ttrpc_server_stop(s); /* async-signal-safe: an eventfd write */
 }
 
@@ -169,6 +172,7 @@ int cmd_serve(const struct shim_flags *f, const struct shim_runtime_ops *ops)
 			goto out;
 		}
 	}
+	shim_pid = getpid();
 	signal_server = server;
 	set_handler(SIGTERM, on_stop_signal);
 	set_handler(SIGINT, on_stop_signal);

@@ -160,6 +160,7 @@ static int spawn(struct shim_runtime *rt, const char *id, const char *exec_id,
 		 struct spec *s, const struct shim_stdio *stdio, struct error *err)
 {
 	int fds[3] = { -1, -1, -1 }, start[2] = { -1, -1 }, r = 0;
+	sigset_t all, saved;
 	struct fake_proc *p;
 	pid_t pid;
 
@@ -178,18 +179,24 @@ static int spawn(struct shim_runtime *rt, const char *id, const char *exec_id,
 		r = error_set(err, -errno ? -errno : -ENOMEM, "fake runtime: %m");
 		goto out;
 	}
+	/* Signals stay blocked across the fork until the child has dropped
+	 * the shim's handlers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	pid = fork();
 	if (pid < 0) {
 		r = error_set(err, -errno, "fake runtime: fork: %m");
+		pthread_sigmask(SIG_SETMASK, &saved, NULL);
 		free(p);
 		goto out;
 	}
 	if (pid == 0) {
+		sigset_t none;
 		char c;
 
-		sigset_t none;
-
 		/* Only async-signal-safe calls from here on. */
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0)
@@ -203,6 +210,7 @@ static int spawn(struct shim_runtime *rt, const char *id, const char *exec_id,
 		execve(s->path, s->argv, s->envp);
 		_exit(127);
 	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	p->id = strdup(id);
 	p->exec_id = exec_id && exec_id[0] ? strdup(exec_id) : NULL;
 	p->pid = pid;
