@@ -26,8 +26,8 @@
 #include "common/test.h"
 #include "config.h"
 #include "mount.h"
-#include "paths.h"
-#include "spawn.h"
+#include "pod-paths.h"
+#include "child.h"
 #include "util.h"
 #include "vm-config.h"
 

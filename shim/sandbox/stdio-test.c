@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "common/test.h"
-#include "stdio.h"
+#include "stdio-relay.h"
 #include "util.h"
 
 static char dir[] = "/tmp/nacelle-stdio-test.XXXXXX";

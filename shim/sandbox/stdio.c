@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "stdio.h"
+#include "stdio-relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,11 +53,12 @@ struct stdio_relay {
 	struct pump pumps[PUMP__MAX];
 	int wake_fd;
 	pthread_t thread;
-	bool thread_started;
+	pthread_mutex_t stop_lock; /* one stop at a time */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* under lock */
+	bool thread_started;
 	bool stop;		/* the thread is to exit */
 	bool close_stdin;	/* CloseIO asked */
 	bool input_done;
@@ -134,6 +135,7 @@ int stdio_relay_open(const struct shim_stdio *paths, struct stdio_relay **ret, s
 	r->wake_fd = -1;
 	r->terminal = paths->terminal;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->stop_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cond, &ca);
@@ -394,9 +396,18 @@ static void pump_setup(struct stdio_relay *r, int k, const char *name, bool in, 
 int stdio_relay_start(struct stdio_relay *r, int fds[STDIO__MAX], struct error *err)
 {
 	sigset_t all, old;
-	bool any = false;
+	bool any = false, stopped;
 	int e;
 
+	pthread_mutex_lock(&r->lock);
+	stopped = r->stop || r->thread_started;
+	pthread_mutex_unlock(&r->lock);
+	if (stopped) {
+		for (int i = 0; i < STDIO__MAX; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return error_set(err, -EALREADY, "stdio relay already started or stopped");
+	}
 	for (int i = 0; i < STDIO__MAX; i++) {
 		if (fds[i] >= 0 && !stdio_relay_wants(r, (enum stdio_stream)i)) {
 			close(fds[i]);
@@ -443,8 +454,20 @@ int stdio_relay_start(struct stdio_relay *r, int fds[STDIO__MAX], struct error *
 		pthread_mutex_unlock(&r->lock);
 		return error_set(err, -e, "starting the stdio thread: %s", strerror(e));
 	}
+	pthread_mutex_lock(&r->lock);
 	r->thread_started = true;
+	pthread_mutex_unlock(&r->lock);
 	return 0;
+}
+
+static bool started(struct stdio_relay *r)
+{
+	bool s;
+
+	pthread_mutex_lock(&r->lock);
+	s = r->thread_started;
+	pthread_mutex_unlock(&r->lock);
+	return s;
 }
 
 static void wake(struct stdio_relay *r)
@@ -477,7 +500,7 @@ static int wait_flag(struct stdio_relay *r, const bool *flag, int timeout_ms)
 
 int stdio_relay_close_stdin(struct stdio_relay *r, int timeout_ms)
 {
-	if (!r->thread_started)
+	if (!started(r))
 		return 0;
 	pthread_mutex_lock(&r->lock);
 	r->close_stdin = true;
@@ -488,7 +511,7 @@ int stdio_relay_close_stdin(struct stdio_relay *r, int timeout_ms)
 
 int stdio_relay_wait_output(struct stdio_relay *r, int timeout_ms)
 {
-	if (!r->thread_started)
+	if (!started(r))
 		return 0;
 	return wait_flag(r, &r->output_done, timeout_ms);
 }
@@ -505,23 +528,29 @@ uint64_t stdio_relay_bytes_out(struct stdio_relay *r)
 
 void stdio_relay_stop(struct stdio_relay *r)
 {
+	bool join;
+
 	if (!r)
 		return;
-	if (r->thread_started) {
-		pthread_mutex_lock(&r->lock);
-		r->stop = true;
-		pthread_mutex_unlock(&r->lock);
+	pthread_mutex_lock(&r->stop_lock);
+	pthread_mutex_lock(&r->lock);
+	join = r->thread_started;
+	r->stop = true;
+	pthread_mutex_unlock(&r->lock);
+	if (join) {
 		wake(r);
 		pthread_join(r->thread, NULL);
-		r->thread_started = false;
 	}
+	/* The thread is gone: its fds and pumps are ours. */
 	for (int k = 0; k < PUMP__MAX; k++)
 		r->pumps[k].active = false;
 	relay_close_all(r);
 	pthread_mutex_lock(&r->lock);
+	r->thread_started = false;
 	r->input_done = r->output_done = r->finished = true;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->stop_lock);
 }
 
 void stdio_relay_free(struct stdio_relay *r)
@@ -530,6 +559,7 @@ void stdio_relay_free(struct stdio_relay *r)
 		return;
 	stdio_relay_stop(r);
 	close_fd(&r->wake_fd);
+	pthread_mutex_destroy(&r->stop_lock);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
 	free(r);

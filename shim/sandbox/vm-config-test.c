@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/test.h"
-#include "paths.h"
+#include "pod-paths.h"
 #include "vm-config.h"
 #include "vmm/api.h"
 #include "vmm/config.h"

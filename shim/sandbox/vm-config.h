@@ -10,7 +10,7 @@
 #include "common/error.h"
 #include "common/macros.h"
 #include "config.h"
-#include "paths.h"
+#include "pod-paths.h"
 
 /* The virtio-fs tag of the pod's share and where the agent mounts it. */
 #define SANDBOX_FS_TAG "nacelle"

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/test.h"
-#include "spawn.h"
+#include "child.h"
 #include "util.h"
 
 static char dir[] = "/tmp/nacelle-spawn-test.XXXXXX";

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "paths.h"
+#include "pod-paths.h"
 
 #include <errno.h>
 #include <stdio.h>
