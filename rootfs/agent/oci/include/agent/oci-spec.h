@@ -55,7 +55,7 @@
 #define OCI_MAX_SYSCALL_NAMES 1024 /* names per rule */
 #define OCI_MAX_SYSCALL_ARGS 6
 #define OCI_MAX_ARCHES 16
-#define OCI_ID_MAX 64 /* container and exec ids */
+#define OCI_ID_MAX 76 /* container and exec ids: containerd's identifier limit, as AGENT_MAX_ID */
 
 /* An optional int64 that is absent. */
 #define OCI_UNSET INT64_MIN
