@@ -12,6 +12,27 @@ static FILE *log_stream;
 static const char *log_ident = "nacelle";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * A child forked while another thread held log_lock would block forever on
+ * its first log line (the agent forks container processes from a process
+ * full of gRPC threads): hold the lock across fork() so that both sides
+ * start with it free.
+ */
+static void log_atfork_prepare(void)
+{
+	pthread_mutex_lock(&log_lock);
+}
+
+static void log_atfork_release(void)
+{
+	pthread_mutex_unlock(&log_lock);
+}
+
+__attribute__((constructor)) static void log_init_atfork(void)
+{
+	(void)!pthread_atfork(log_atfork_prepare, log_atfork_release, log_atfork_release);
+}
+
 static const char *const log_level_names[] = {
 	[LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARN] = "warn",
 	[LOG_LEVEL_INFO] = "info",   [LOG_LEVEL_DEBUG] = "debug",
