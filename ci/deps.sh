@@ -17,12 +17,15 @@ lab_pkgs=(qemu-system-x86 busybox-static cpio e2fsprogs lz4 kmod util-linux)
 check_pkgs=(acpica-tools)
 # Fuzzing with libFuzzer needs clang's runtime.
 fuzz_pkgs=(libclang-rt-14-dev)
+# End-to-end tests (tests/e2e): a private containerd 1.6 with ctr, and runc as the peer runtime.
+e2e_pkgs=(containerd runc)
 
 want=("${build_pkgs[@]}")
 case "${1:-test}" in
 build) ;;
-test|bench) want+=("${lab_pkgs[@]}" "${check_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-demo) want+=("${lab_pkgs[@]}") ;;
+test) want+=("${lab_pkgs[@]}" "${check_pkgs[@]}" "${fuzz_pkgs[@]}" "${e2e_pkgs[@]}") ;;
+bench) want+=("${lab_pkgs[@]}" "${check_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+demo) want+=("${lab_pkgs[@]}" "${e2e_pkgs[@]}") ;;
 *) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
 esac
 
