@@ -11,7 +11,7 @@
  *         RESULT cycle S1 S2        N times: CreateContainer + StartContainer +
  *                                   WaitProcess of `true` (S1), then
  *                                   RemoveContainer (S2); no stdio streams
- *         RESULT rss STAGE VmRSS RssAnon RssShmem Threads   (kB, kB, kB, count)
+ *         RESULT rss STAGE VmRSS RssAnon RssShmem Threads Fds   (kB, kB, kB, counts)
  *                                   the agent's /proc/1/status at: "boot"
  *                                   (after SetupSandbox), "idle" (after the
  *                                   cycles), "busy" (N sleepers running)
@@ -110,26 +110,27 @@ static bool rss(const char *stage)
 	const char *ns = "[ { \"type\": \"mount\" }, { \"type\": \"uts\" } ]";
 	struct atest_run_result *res = calloc(1, sizeof(*res));
 	char id[32], *spec;
-	long v[4] = { -1, -1, -1, -1 };
+	long v[5] = { -1, -1, -1, -1, -1 };
 	bool ok;
 
 	if (!res)
 		abort();
 	spec = atest_make_spec_ns(false,
-				  "[ \"grep\", \"-E\", \"^(VmRSS|RssAnon|RssShmem|Threads):\", "
-				  "\"/proc/1/status\" ]",
+				  "[ \"sh\", \"-c\", \"grep -E '^(VmRSS|RssAnon|RssShmem|Threads):' "
+				  "/proc/1/status; echo Fds: $(ls /proc/1/fd | wc -l)\" ]",
 				  NULL, NULL, ns, NULL);
 	snprintf(id, sizeof(id), "rss%u", seq++);
 	ok = atest_run(id, spec, res) && res->status == 0;
 	if (ok) {
-		static const char *const keys[] = { "VmRSS:", "RssAnon:", "RssShmem:", "Threads:" };
+		static const char *const keys[] = { "VmRSS:", "RssAnon:", "RssShmem:", "Threads:",
+						    "Fds:" };
 
-		for (size_t i = 0; i < 4; i++) {
+		for (size_t i = 0; i < 5; i++) {
 			const char *p = strstr(res->out.keep, keys[i]);
 
 			v[i] = p ? strtol(p + strlen(keys[i]), NULL, 10) : -1;
 		}
-		printf("RESULT rss %s %ld %ld %ld %ld\n", stage, v[0], v[1], v[2], v[3]);
+		printf("RESULT rss %s %ld %ld %ld %ld %ld\n", stage, v[0], v[1], v[2], v[3], v[4]);
 	} else {
 		fprintf(stderr, "agent-bench: rss probe: status %ld: %s %s\n", res->status,
 			res->out.keep, res->err.keep);

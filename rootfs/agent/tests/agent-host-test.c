@@ -653,6 +653,99 @@ static void test_oom(void)
 	free(spec);
 }
 
+/* "State:" of a process in the agent's PID namespace, "gone" if there is
+ * none, NULL if that cannot be told. On the host a look; in the VM a
+ * container without a PID namespace of its own looks. malloc'd. */
+static char *process_state(long pid)
+{
+	static unsigned int seq;
+	struct atest_run_result *res;
+	char args[256], id[32], *spec, *st = NULL;
+
+	if (!vm_mode) {
+		char p[64], line[256];
+		FILE *f;
+
+		snprintf(p, sizeof(p), "/proc/%ld/status", pid);
+		f = fopen(p, "re");
+		if (!f)
+			return strdup("gone");
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "State:", 6)) {
+				line[strcspn(line, "\n")] = '\0';
+				st = strdup(line);
+			}
+		fclose(f);
+		return st;
+	}
+	snprintf(args, sizeof(args),
+		 "[ \"sh\", \"-c\", \"grep ^State: /proc/%ld/status 2>/dev/null || echo gone\" ]",
+		 pid);
+	spec = atest_make_spec_ns(false, args, NULL, NULL,
+				  "[ { \"type\": \"mount\" }, { \"type\": \"uts\" } ]", NULL);
+	snprintf(id, sizeof(id), "ps%u", seq++);
+	res = calloc(1, sizeof(*res));
+	if (atest_run(id, spec, res) && res->status == 0) {
+		res->out.keep[strcspn(res->out.keep, "\n")] = '\0';
+		st = strdup(res->out.keep);
+	}
+	free(res);
+	free(spec);
+	return st;
+}
+
+/*
+ * A container without a PID namespace of its own leaves an orphan behind
+ * (not holding its stdout, or the stream would wait for it): it is
+ * reparented to the agent (PID 1 in the VM, a child subreaper on the host),
+ * which must reap it when it exits — no zombie stays. The container is
+ * removed only afterwards: RemoveContainer kills what is left in its cgroup.
+ */
+static void test_orphans(void)
+{
+	char *spec = atest_make_spec_ns(false, "[ \"sh\", \"-c\", "
+					"\"sleep 5 </dev/null >/dev/null 2>&1 & echo $!\" ]",
+					NULL, NULL,
+					"[ { \"type\": \"mount\" }, { \"type\": \"uts\" } ]", NULL);
+	struct atest_stream *so = calloc(1, sizeof(*so));
+	unsigned int po = atest_port();
+	char stdio[64], *before = NULL, *after = NULL, *out = NULL;
+	long pid = -1, st;
+	int r;
+
+	snprintf(stdio, sizeof(stdio), "{ \"stdout_port\": %u }", po);
+	r = atest_create("orph", spec, stdio, &out);
+	free(out);
+	atest_stream_open(so, po, NULL, true);
+	r |= atest_ctl(NULL, 30, "StartContainer", "{ \"container_id\": \"orph\" }");
+	st = atest_wait("orph", "", 60);
+	atest_stream_join(so);
+	if (r == OK && st == 0)
+		pid = strtol(so->keep, NULL, 10);
+	before = pid > 1 ? process_state(pid) : NULL;
+	atest_report(pid > 1 && before && strstr(before, "S (sleeping)"),
+		     "a container's init exited leaving an orphan asleep (pid %ld, %s)", pid,
+		     before ? before : "?");
+	for (int i = 0; pid > 1 && i < 30; i++) {
+		free(after);
+		after = process_state(pid);
+		if (!after || !strcmp(after, "gone") || strstr(after, "Z (zombie)"))
+			break;
+		sleep(1);
+	}
+	if (after && strstr(after, "Z (zombie)")) {
+		sleep(2); /* the reaper may be a moment late */
+		free(after);
+		after = process_state(pid);
+	}
+	atest_report(after && !strcmp(after, "gone"), "the agent reaped the orphan (%s)", after ? after : "?");
+	atest_report(atest_remove("orph"), "remove orph");
+	free(before);
+	free(after);
+	free(so);
+	free(spec);
+}
+
 /*
  * Pod networking: a container whose spec names another's network namespace
  * by path (/proc/<pid>/ns/net, as the shim passes the sandbox's) is in it;
@@ -987,6 +1080,7 @@ int main(int argc, char **argv)
 	test_seccomp();
 	test_caps();
 	test_netns();
+	test_orphans();
 	test_bad_requests();
 	test_oom();
 	stop_agent();
