@@ -14,7 +14,9 @@
 #    running `sleep 1000` with their stdout and stderr streams connected.
 #    RssShmem is the agent's binary and libraries: the initramfs is a tmpfs,
 #    so their pages count as shared memory, not as file pages.
-#   usage: bench/agent/run.sh [BOOTS=3] [ITERATIONS=20] [SLEEPERS=10]   (BUILD_DIR=build)
+#   usage: bench/agent/run.sh [BOOTS=3] [ITERATIONS=20] [SLEEPERS=10]
+#   env: BUILD_DIR (default build); IMAGE_ARGS, more rootfs/build-image.sh options
+#        (e.g. "--kernel-format vmlinux" for a PVH boot, "--compress none")
 set -euo pipefail
 boots=${1:-3} iters=${2:-20} sleepers=${3:-10}
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,7 +36,9 @@ runc=$(command -v runc || true)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nacelle-bench-agent.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-rootfs/build-image.sh --agent "$build/rootfs/agent/nacelle-agent" --out "$work/image" >"$work/image.log" 2>&1 ||
+# shellcheck disable=SC2086
+rootfs/build-image.sh ${IMAGE_ARGS:-} --agent "$build/rootfs/agent/nacelle-agent" --out "$work/image" \
+	>"$work/image.log" 2>&1 ||
 	{ cat "$work/image.log" >&2; exit 1; }
 . "$work/image/image.env"
 r="$work/shared/rootfs"
@@ -50,8 +54,8 @@ NACELLE_LAB_TOOLS="$tools" tests/lab/run.sh --timeout 3600 --memory 3G "$work" i
 grep '^RESULT' "$work/out" >"$work/results" || true
 kind=$(grep -o '^kvm: [a-z]*' "$work/err" | head -n1 || true)
 
-echo "agent: $boots boots of the guest image (kernel $NACELLE_IMAGE_KERNEL_VERSION, initramfs" \
-	"$NACELLE_IMAGE_COMPRESSION, the agent as PID 1), $iters cycles and $sleepers sleepers per boot," \
+echo "agent: $boots boots of the guest image ($NACELLE_IMAGE_KERNEL $NACELLE_IMAGE_KERNEL_VERSION," \
+	"initramfs $NACELLE_IMAGE_COMPRESSION, the agent as PID 1), $iters cycles and $sleepers sleepers per boot," \
 	"1 GiB guest (1 vCPU in the KVM lab, else 2); ${kind:-kvm: ?}"
 if [ -n "$runc" ]; then
 	echo "peer: $("$runc" --version | head -n1), on the VM's host (the same rootfs; runc's default spec with \`true\`)"
