@@ -21,7 +21,6 @@ set -euo pipefail
 boots=${1:-3} iters=${2:-20} sleepers=${3:-10}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
-. tests/lab/lib.sh
 build=${BUILD_DIR:-build}
 for b in vmm/nacelle-vmm rootfs/agent/nacelle-agent rootfs/agent/tests/agent-bench; do
 	[ -x "$build/$b" ] || { echo "bench/agent: $build/$b is not built (BUILD_DIR=$build)" >&2; exit 1; }

@@ -13,7 +13,6 @@ set -euo pipefail
 vmm=$1 agent=$2 test=$3
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
-. "$src/tests/lab/lib.sh"
 virtiofsd=''
 for v in /usr/libexec/virtiofsd /usr/lib/qemu/virtiofsd; do
 	[ -x "$v" ] && { virtiofsd=$v; break; }
