@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -229,6 +230,28 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/*
+ * The kernel starts PID 1 with 1024 open files; the agent holds about 7 per
+ * running container (stdio streams, pipes, pidfds), so it would run out near
+ * 140 containers. Raise it to the kernel's ceiling (fs.nr_open), as
+ * containerd's service unit does on a host; containers whose spec sets no
+ * RLIMIT_NOFILE inherit this, as they would from containerd there.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl = { .rlim_cur = 1048576, .rlim_max = 1048576 };
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	unsigned long nr;
+
+	if (f) {
+		if (fscanf(f, "%lu", &nr) == 1 && nr > 0)
+			rl.rlim_cur = rl.rlim_max = nr;
+		fclose(f);
+	}
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn_errno(-errno, "raising the open files limit");
+}
+
 /* The early duties of PID 1: console, mounts, modules. Failures are logged
  * and survived: what is missing shows up as an error where it is needed. */
 static void init_guest(void)
@@ -239,6 +262,7 @@ static void init_guest(void)
 		log_warn("early mounts: %s", e.msg);
 	if (agent_init_console() < 0)
 		log_warn("no /dev/console");
+	raise_fd_limit();
 	if (access(AGENT_INIT_MODULES_LIST, F_OK) == 0) {
 		error_clear(&e);
 		if (agent_init_modules_from_list(AGENT_INIT_MODULES_LIST, &e) < 0)
