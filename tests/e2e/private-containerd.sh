@@ -36,8 +36,9 @@
 # binary on containerd's PATH (containerd-shim-nacelle-v2), hence PCD_PATH.
 #
 # Shared with the host's other containerd, if any: /run/containerd/s (shim sockets, named by a
-# hash of this instance's socket path, so they never clash) and runc's state under
-# /run/containerd/runc/$PCD_NS (cleaned when empty).
+# hash of this instance's socket path, so they never clash), /run/containerd/fifo (ctr's) and
+# runc's state under /run/containerd/runc/$PCD_NS (removed when empty; /run/containerd too
+# when pcd_start found none).
 
 pcd_log() { echo "private-containerd: $*" >&2; }
 
@@ -104,6 +105,10 @@ pcd_start() { # DIR
 	PCD_SOCK="$PCD_DIR/containerd.sock"
 	PCD_LOG="$PCD_DIR/containerd.log"
 	PCD_PID=''
+	# /run/containerd (shim sockets, ctr's FIFOs, runc's state) is removed again by pcd_stop,
+	# when empty, if it did not exist before.
+	PCD_RUN_NEW=0
+	[ -e /run/containerd ] || PCD_RUN_NEW=1
 	# A Unix socket path holds at most 107 bytes (+ ".ttrpc").
 	[ "${#PCD_SOCK}" -le 100 ] || { pcd_log "$PCD_SOCK: path too long for a socket"; return 1; }
 	mkdir -p "$PCD_DIR/root" "$PCD_DIR/state" "$PCD_DIR/plugins" "$PCD_DIR/opt" "$PCD_DIR/cni" &&
@@ -198,6 +203,9 @@ pcd_stop() {
 		find "$_g" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
 	rmdir "/run/containerd/runc/$PCD_NS" 2>/dev/null
+	if [ "${PCD_RUN_NEW:-0}" = 1 ]; then
+		rmdir /run/containerd/fifo /run/containerd/runc /run/containerd/s /run/containerd 2>/dev/null
+	fi
 	[ "${PCD_KEEP:-0}" = 1 ] || rm -rf "$PCD_DIR"
 	PCD_DIR=''
 	return 0

@@ -106,7 +106,7 @@ echo "kvm: lab (QEMU TCG with nested SVM; ${reason:-host /dev/kvm cannot run sto
 t0=$EPOCHREALTIME
 lab_kernel
 # tun: the tap devices of nacelle-vmm's virtio-net tests; vhost_vsock: QEMU's vsock, the
-# peer in bench/channels.
+# peer in bench/channels; overlay: containerd's overlayfs snapshotter (tests/e2e).
 # microvm (qboot, virtio-mmio, no PCI) boots ~1 s faster than pc under TCG, but has no timer
 # to calibrate the TSC against: use it when the host's TSC rate is known (see lib.sh).
 tsc_khz="$(lab_host_tsc_khz)"
@@ -115,11 +115,11 @@ if [ -z "$machine" ]; then
 	if [ -n "$tsc_khz" ]; then machine=microvm; else machine=pc; fi
 fi
 if [ "$machine" = microvm ]; then
-	lab_modules=(kvm_amd virtio_mmio virtio_blk tun vhost_vsock)
+	lab_modules=(kvm_amd virtio_mmio virtio_blk tun vhost_vsock overlay)
 	blkdev=virtio-blk-device
 	machine_args=(-M "microvm,acpi=on,rtc=on,pit=on,pic=on,isa-serial=on")
 else
-	lab_modules=(kvm_amd virtio_pci virtio_blk tun vhost_vsock)
+	lab_modules=(kvm_amd virtio_pci virtio_blk tun vhost_vsock overlay)
 	blkdev=virtio-blk-pci
 	machine_args=(-M "$machine")
 fi
