@@ -38,6 +38,7 @@
 
 #include "agent-proto/limits.h"
 #include "agent/init.h"
+#include "debug-console.h"
 #include "agent/service.h"
 #include "common/log.h"
 
@@ -278,7 +279,7 @@ int main(int argc, char **argv)
 	struct error e = { 0 };
 	char *dir = NULL;
 	sigset_t term;
-	int r, reap_fd, term_fd, lfd, epfd;
+	int r, reap_fd, term_fd, lfd, epfd, dcfd = -1;
 
 	pid1 = getpid() == 1;
 	if (pid1)
@@ -331,6 +332,13 @@ int main(int argc, char **argv)
 	if (epfd < 0 || epoll_add(epfd, lfd) < 0 || epoll_add(epfd, reap_fd) < 0 ||
 	    epoll_add(epfd, term_fd) < 0 || epoll_add(epfd, agent_service_event_fd(svc)) < 0)
 		fatal("epoll: %m");
+	if (pid1 && o.kind == LISTEN_VSOCK && debug_console_wanted()) {
+		dcfd = debug_console_listen();
+		if (dcfd < 0 || epoll_add(epfd, dcfd) < 0)
+			log_warn("debug console: cannot listen: %s", strerror(dcfd < 0 ? -dcfd : errno));
+		else
+			log_info("debug image: a shell on vsock port %u", AGENT_DEBUG_CONSOLE_PORT);
+	}
 	if (o.kind == LISTEN_UNIX)
 		log_info("listening on %s (stdio sockets in %s)", o.path, cfg.stdio_unix_dir);
 	else
@@ -349,6 +357,8 @@ int main(int argc, char **argv)
 
 			if (fd == lfd) {
 				accept_all(lfd, svc);
+			} else if (fd == dcfd) {
+				debug_console_accept(dcfd);
 			} else if (fd == term_fd) {
 				struct signalfd_siginfo si;
 
@@ -373,6 +383,8 @@ int main(int argc, char **argv)
 	}
 stop:
 	close(lfd);
+	if (dcfd >= 0)
+		close(dcfd);
 	if (o.kind == LISTEN_UNIX)
 		(void)unlink(o.path);
 	/* Stops serving, kills and reaps every container process. */
