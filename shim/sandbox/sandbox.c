@@ -250,13 +250,15 @@ static void log_last_line(const char *path, char *out, size_t size)
 	}
 }
 
-/* The helpers' last words, into the shim's log, before the directory goes. */
+/* The helpers' last words, into the shim's log, before the directory goes.
+ * One log message per line: log_write() formats into 1 KiB, so the whole
+ * tail in one message lost its end, the lines that say why. */
 static void log_tails(struct shim_runtime *rt)
 {
 	const char *files[] = { rt->paths.console_log, rt->paths.vmm_log, rt->paths.fs_log };
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		char buf[SANDBOX_LOG_TAIL_BYTES + 1];
+		char buf[SANDBOX_LOG_TAIL_BYTES + 1], *line, *next;
 		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
 		off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
 		ssize_t n = end > 0 ? pread(fd, buf, SANDBOX_LOG_TAIL_BYTES,
@@ -268,7 +270,17 @@ static void log_tails(struct shim_runtime *rt)
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		log_warn("sandbox %s: end of %s:\n%s", rt->sandbox_id, files[i], buf);
+		line = buf;
+		/* A window that starts mid-file starts mid-line: from the next one. */
+		if (end > SANDBOX_LOG_TAIL_BYTES && (next = strchr(buf, '\n')))
+			line = next + 1;
+		log_warn("sandbox %s: end of %s:", rt->sandbox_id, files[i]);
+		for (; *line; line = next) {
+			next = strchrnul(line, '\n');
+			if (*next)
+				*next++ = '\0';
+			log_warn("  %s", line);
+		}
 	}
 }
 
