@@ -19,6 +19,31 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# The lab machine itself (QEMU TCG emulating SVM, with a nested KVM) now and
+# then dies under a test: the emulated machine crashes or resets, which is
+# not the test's result (exit 125 below). Run
+# the whole thing once more then, saying so. Stdout is the last attempt's,
+# passed on when it ends; stderr goes through as it comes.
+if [ -z "${NACELLE_LAB_ATTEMPT:-}" ]; then
+	attempt_out="$(mktemp "${TMPDIR:-/tmp}/nacelle-run-out.XXXXXX")"
+	child='' stop=''
+	trap 'stop=1; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM INT HUP
+	for attempt in 1 2; do
+		rc=0
+		NACELLE_LAB_ATTEMPT=$attempt "$here/run.sh" "$@" >"$attempt_out" &
+		child=$!
+		wait "$child" || rc=$?
+		# a trapped signal ends wait early: wait for the child's own exit
+		while [ -n "$stop" ] && kill -0 "$child" 2>/dev/null; do wait "$child" || rc=$?; done
+		child=''
+		[ "$rc" = 125 ] && [ "$attempt" = 1 ] && [ -z "$stop" ] || break
+		echo "run.sh: the lab machine itself failed (not the script); running it once more" >&2
+	done
+	cat "$attempt_out"
+	rm -f "$attempt_out"
+	exit "$rc"
+fi
 # shellcheck source=tests/lab/lib.sh
 . "$here/lib.sh"
 
