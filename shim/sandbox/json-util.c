@@ -11,65 +11,26 @@
 
 #include <yajl/yajl_gen.h>
 
+#include "common/json-text.h"
+
 /* Before yajl sees it: no NUL byte, no "\u0000", nesting bounded. Only needs
  * to be right for input yajl accepts; yajl refuses the rest on its own. */
 static int sjson_prescan(const char *text, size_t len, const char *what, struct error *err)
 {
-	bool in_string = false, escaped = false;
-	int depth = 0;
-
-	if (memchr(text, '\0', len))
+	switch (json_text_prescan(text, len, SJSON_MAX_DEPTH)) {
+	case JSON_TEXT_NUL:
 		return error_set(err, -EINVAL, "%s: NUL byte in the JSON text", what);
-	for (size_t i = 0; i < len; i++) {
-		char ch = text[i];
-
-		if (in_string) {
-			if (escaped) {
-				escaped = false;
-				if (ch == 'u' && len - i > 4 && memcmp(text + i + 1, "0000", 4) == 0)
-					return error_set(err, -EINVAL, "%s: \\u0000 in a string", what);
-			} else if (ch == '\\') {
-				escaped = true;
-			} else if (ch == '"') {
-				in_string = false;
-			}
-			continue;
-		}
-		if (ch == '"') {
-			in_string = true;
-		} else if (ch == '{' || ch == '[') {
-			if (++depth > SJSON_MAX_DEPTH)
-				return error_set(err, -EINVAL, "%s: nested deeper than %d levels", what,
-						 SJSON_MAX_DEPTH);
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-		}
+	case JSON_TEXT_U0000:
+		return error_set(err, -EINVAL, "%s: \\u0000 in a string", what);
+	case JSON_TEXT_TOO_DEEP:
+		return error_set(err, -EINVAL, "%s: nested deeper than %d levels", what,
+				 SJSON_MAX_DEPTH);
+	case JSON_TEXT_OK:
+		break;
 	}
 	return 0;
 }
 
-/* yajl's message spans lines with a caret under the input; keep one line. */
-static void one_line(char *msg)
-{
-	char *out = msg;
-	bool space = false;
-
-	for (char *p = msg; *p; p++) {
-		unsigned char ch = (unsigned char)*p;
-
-		if (ch < 0x20 || ch == 0x7f) {
-			space = out != msg;
-			continue;
-		}
-		if (space && ch != ' ')
-			*out++ = ' ';
-		space = false;
-		*out++ = (char)ch;
-	}
-	while (out > msg && out[-1] == ' ')
-		out--;
-	*out = '\0';
-}
 
 int sjson_parse(const char *text, size_t len, size_t max_len, const char *what, yajl_val *ret,
 		struct error *err)
@@ -93,7 +54,7 @@ int sjson_parse(const char *text, size_t len, size_t max_len, const char *what, 
 	v = yajl_tree_parse(copy, msg, sizeof(msg));
 	free(copy);
 	if (!v) {
-		one_line(msg);
+		json_text_one_line(msg);
 		return error_set(err, -EINVAL, "%s: invalid JSON: %s", what,
 				 msg[0] ? msg : "out of memory or empty");
 	}

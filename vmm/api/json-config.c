@@ -25,6 +25,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "api-internal.h"
+#include "common/json-text.h"
 #include "config-check.h"
 #include "kv.h"
 #include "vmm/api.h"
@@ -997,65 +998,22 @@ static const struct json_field vm_fields[] = {
  */
 static int json_prescan(const char *json, size_t len, struct error *err)
 {
-	bool in_string = false, escaped = false;
-	int depth = 0;
-
 	if (len == 0)
 		return error_set(err, -EINVAL, "empty body: vm.create needs a VmConfig");
-	if (memchr(json, '\0', len))
+	switch (json_text_prescan(json, len, JSON_MAX_DEPTH)) {
+	case JSON_TEXT_NUL:
 		return error_set(err, -EINVAL, "invalid JSON: NUL byte in the body");
-	for (size_t i = 0; i < len; i++) {
-		char ch = json[i];
-
-		if (in_string) {
-			if (escaped) {
-				escaped = false;
-				if (ch == 'u' && len - i > 4 && memcmp(json + i + 1, "0000", 4) == 0)
-					return error_set(err, -EINVAL,
-							 "invalid JSON: \\u0000 in a string");
-			} else if (ch == '\\') {
-				escaped = true;
-			} else if (ch == '"') {
-				in_string = false;
-			}
-			continue;
-		}
-		if (ch == '"') {
-			in_string = true;
-		} else if (ch == '{' || ch == '[') {
-			if (++depth > JSON_MAX_DEPTH)
-				return error_set(err, -EINVAL,
-						 "invalid JSON: nested deeper than %d levels",
-						 JSON_MAX_DEPTH);
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-		}
+	case JSON_TEXT_U0000:
+		return error_set(err, -EINVAL, "invalid JSON: \\u0000 in a string");
+	case JSON_TEXT_TOO_DEEP:
+		return error_set(err, -EINVAL, "invalid JSON: nested deeper than %d levels",
+				 JSON_MAX_DEPTH);
+	case JSON_TEXT_OK:
+		break;
 	}
 	return 0;
 }
 
-/* yajl's message is several lines with a caret under the input; keep one line. */
-static void json_one_line(char *msg)
-{
-	char *out = msg;
-	bool space = false;
-
-	for (char *p = msg; *p; p++) {
-		unsigned char ch = (unsigned char)*p;
-
-		if (ch < 0x20 || ch == 0x7f) {
-			space = out != msg;
-			continue;
-		}
-		if (space && ch != ' ')
-			*out++ = ' ';
-		space = false;
-		*out++ = (char)ch;
-	}
-	while (out > msg && out[-1] == ' ')
-		out--;
-	*out = '\0';
-}
 
 int vmm_config_from_json(const char *json, size_t len, struct vmm_config *ret,
 			 struct error *err)
@@ -1075,7 +1033,7 @@ int vmm_config_from_json(const char *json, size_t len, struct vmm_config *ret,
 	root = yajl_tree_parse(copy, ebuf, sizeof(ebuf));
 	free(copy);
 	if (!root) {
-		json_one_line(ebuf);
+		json_text_one_line(ebuf);
 		return error_set(err, -EINVAL, "invalid JSON: %s", ebuf[0] ? ebuf : "parse error");
 	}
 

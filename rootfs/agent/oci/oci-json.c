@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/oci-spec.h"
+#include "common/json-text.h"
 #include "oci-json.h"
 
 const char *oci_json_echo(const char *s, char buf[OCI_ECHO_MAX])
@@ -49,68 +50,25 @@ void oci_json_where_index(char buf[OCI_WHERE_MAX], const char *where, size_t i)
  */
 static int json_prescan(const char *json, size_t len, const char *what, struct error *err)
 {
-	bool in_string = false, escaped = false;
-	int depth = 0;
-
 	if (len == 0)
 		return error_set(err, -EINVAL, "%s: empty document", what);
 	if (len > OCI_SPEC_MAX_BYTES)
 		return error_set(err, -E2BIG, "%s: %zu bytes, more than the limit of %d", what, len,
 				 OCI_SPEC_MAX_BYTES);
-	if (memchr(json, '\0', len))
+	switch (json_text_prescan(json, len, OCI_MAX_DEPTH)) {
+	case JSON_TEXT_NUL:
 		return error_set(err, -EINVAL, "%s: invalid JSON: NUL byte", what);
-	for (size_t i = 0; i < len; i++) {
-		char ch = json[i];
-
-		if (in_string) {
-			if (escaped) {
-				escaped = false;
-				if (ch == 'u' && len - i > 4 && memcmp(json + i + 1, "0000", 4) == 0)
-					return error_set(err, -EINVAL,
-							 "%s: invalid JSON: \\u0000 in a string", what);
-			} else if (ch == '\\') {
-				escaped = true;
-			} else if (ch == '"') {
-				in_string = false;
-			}
-			continue;
-		}
-		if (ch == '"') {
-			in_string = true;
-		} else if (ch == '{' || ch == '[') {
-			if (++depth > OCI_MAX_DEPTH)
-				return error_set(err, -EINVAL,
-						 "%s: invalid JSON: nested deeper than %d levels", what,
-						 OCI_MAX_DEPTH);
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-		}
+	case JSON_TEXT_U0000:
+		return error_set(err, -EINVAL, "%s: invalid JSON: \\u0000 in a string", what);
+	case JSON_TEXT_TOO_DEEP:
+		return error_set(err, -EINVAL, "%s: invalid JSON: nested deeper than %d levels",
+				 what, OCI_MAX_DEPTH);
+	case JSON_TEXT_OK:
+		break;
 	}
 	return 0;
 }
 
-/* yajl's message spans lines with a caret under the input; keep one line. */
-static void one_line(char *msg)
-{
-	char *out = msg;
-	bool space = false;
-
-	for (char *p = msg; *p; p++) {
-		unsigned char ch = (unsigned char)*p;
-
-		if (ch < 0x20 || ch == 0x7f) {
-			space = out != msg;
-			continue;
-		}
-		if (space && ch != ' ')
-			*out++ = ' ';
-		space = false;
-		*out++ = (char)ch;
-	}
-	while (out > msg && out[-1] == ' ')
-		out--;
-	*out = '\0';
-}
 
 int oci_json_parse_doc(const char *json, size_t len, const char *what, yajl_val *ret,
 		       struct error *err)
@@ -129,7 +87,7 @@ int oci_json_parse_doc(const char *json, size_t len, const char *what, yajl_val 
 	root = yajl_tree_parse(copy, ebuf, sizeof(ebuf));
 	free(copy);
 	if (!root) {
-		one_line(ebuf);
+		json_text_one_line(ebuf);
 		return error_set(err, -EINVAL, "%s: invalid JSON: %s", what,
 				 ebuf[0] ? ebuf : "parse error");
 	}
