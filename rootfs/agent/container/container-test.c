@@ -28,6 +28,7 @@
 #include "agent/container.h"
 #include "agent/oci-spec.h"
 #include "common/test.h"
+#include "common/test-files.h"
 #include "container-internal.h"
 
 #define BUSYBOX "/bin/busybox"
@@ -42,29 +43,6 @@ static const char *const applets[] = {
 };
 
 /* ---- fixtures ---- */
-
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-	char buf[65536];
-	int in = open(from, O_RDONLY | O_CLOEXEC), out;
-	ssize_t n;
-
-	if (in < 0)
-		return -errno;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (out < 0) {
-		close(in);
-		return -errno;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n) {
-			n = -1;
-			break;
-		}
-	close(in);
-	close(out);
-	return n < 0 ? -EIO : 0;
-}
 
 static int make_rootfs(void)
 {
@@ -88,7 +66,7 @@ static int make_rootfs(void)
 	snprintf(p, sizeof(p), "%s/tmp", rootfs);
 	chmod(p, 01777);
 	snprintf(p, sizeof(p), "%s/bin/busybox", rootfs);
-	if (copy_file(BUSYBOX, p, 0755) < 0)
+	if (test_copy_file(BUSYBOX, p, 0755) < 0)
 		return -EIO;
 	for (size_t i = 0; i < ARRAY_SIZE(applets); i++) {
 		snprintf(p, sizeof(p), "%s/bin/%s", rootfs, applets[i]);
